@@ -1,0 +1,125 @@
+"""The one function through which every state write goes.
+
+A transition is a conditional ``UPDATE … WHERE id = ? AND state = ? AND version = ?`` that bumps
+``version`` and ``updated_at``, plus one audit row, in the caller's transaction. Zero rows
+matched means another writer got there first: the caller is told "not mine" (``None``) and
+nothing is written. A move the table forbids raises before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from statemachine.states import TERMINAL, State, is_allowed
+from worker.errors import IllegalTransition
+from worker.models import AuditLog, ScanJob
+
+_jobs = ScanJob.__table__  # type: ignore[attr-defined]
+_audit = AuditLog.__table__  # type: ignore[attr-defined]
+
+#: Columns a transition may set besides state, version and timestamps.
+_MUTABLE = frozenset(
+    {
+        "attempts",
+        "available_at",
+        "lease_expires_at",
+        "started_at",
+        "worker_id",
+        "container_id",
+        "exit_code",
+        "oom_killed",
+        "error_code",
+        "error_message",
+        "timeout_ms",
+        "memory_limit_mb",
+        "cpu_limit",
+        "pids_limit",
+    }
+)
+
+
+def create_job(
+    connection: Connection,
+    *,
+    job_id: str,
+    url: str,
+    priority: str,
+    max_attempts: int,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Insert a new job in QUEUED at version 1, with its first audit row."""
+    connection.execute(
+        _jobs.insert().values(
+            id=job_id,
+            url=url,
+            state=State.QUEUED.value,
+            version=1,
+            attempts=0,
+            max_attempts=max_attempts,
+            priority=priority,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    connection.execute(
+        _audit.insert().values(
+            job_id=job_id,
+            from_state=None,
+            to_state=State.QUEUED.value,
+            version=1,
+            actor=actor,
+            at=now,
+        )
+    )
+
+
+def transition(
+    connection: Connection,
+    *,
+    job_id: str,
+    source: State,
+    target: State,
+    version: int,
+    actor: str,
+    now: datetime,
+    changes: Mapping[str, Any] | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> int | None:
+    """Move ``job_id`` from ``source`` (at ``version``) to ``target``.
+
+    Returns the new version, or ``None`` when the job is no longer at ``source``/``version``
+    (another writer won). Raises ``IllegalTransition`` for a move the table forbids.
+    """
+    if not is_allowed(source, target):
+        raise IllegalTransition(job_id, source.value, target.value)
+    changes = dict(changes or {})
+    unknown = changes.keys() - _MUTABLE
+    if unknown:
+        raise ValueError(f"a transition can't set {sorted(unknown)}")
+    if target in TERMINAL:
+        changes.update(finished_at=now, lease_expires_at=None)
+    result = connection.execute(
+        _jobs.update()
+        .where(_jobs.c.id == job_id, _jobs.c.state == source.value, _jobs.c.version == version)
+        .values(state=target.value, version=_jobs.c.version + 1, updated_at=now, **changes)
+    )
+    if result.rowcount != 1:
+        return None
+    new_version = version + 1
+    connection.execute(
+        _audit.insert().values(
+            job_id=job_id,
+            from_state=source.value,
+            to_state=target.value,
+            version=new_version,
+            actor=actor,
+            at=now,
+            detail=dict(detail) if detail else None,
+        )
+    )
+    return new_version

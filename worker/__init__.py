@@ -1,0 +1,1 @@
+"""scanbox's worker side: submit, claim, run the fetcher container, judge, record."""

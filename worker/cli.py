@@ -1,0 +1,233 @@
+"""The ``scanbox`` command line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
+
+import docker.errors
+import pydantic
+import redis.exceptions
+import requests.exceptions
+import typer
+from rich.console import Console
+
+from statemachine.states import State
+from worker import queries, views
+from worker.db import Database
+from worker.errors import ScanboxError, UsageError
+from worker.images import build_fetcher_image
+from worker.pool import WorkerOptions, run_workers
+from worker.services import dispatcher, open_database, open_docker, open_redis
+from worker.settings import Settings
+from worker.submit import submit_urls
+
+#: Exit status for bad input, as for any usage error.
+EXIT_USAGE = 2
+#: Exit status when the command ran but the outcome was not a success.
+EXIT_FAILURE = 1
+
+app = typer.Typer(
+    help="Scan untrusted URLs inside throw-away, locked-down containers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+image_app = typer.Typer(help="Manage the fetcher image.", no_args_is_help=True)
+app.add_typer(image_app, name="image")
+
+stdout = Console(highlight=False, soft_wrap=True)
+
+
+def fail(message: str, *, status: int = EXIT_USAGE) -> NoReturn:
+    """Print one error line to stderr and exit with ``status``."""
+    sys.stderr.write(f"scanbox: error: {message}\n")
+    raise typer.Exit(status)
+
+
+@contextmanager
+def errors_reported() -> Iterator[None]:
+    """Turn scanbox's and its services' errors into one line on stderr and an exit status."""
+    try:
+        yield
+    except UsageError as error:
+        fail(str(error))
+    except redis.exceptions.ConnectionError as error:
+        fail(f"cannot reach Redis: {error}", status=EXIT_FAILURE)
+    except (docker.errors.DockerException, requests.exceptions.ConnectionError) as error:
+        fail(f"cannot use the Docker engine: {error}", status=EXIT_FAILURE)
+    except ScanboxError as error:
+        fail(str(error), status=EXIT_FAILURE)
+
+
+def load_settings() -> Settings:
+    """Read the settings once; a bad setting is a usage error."""
+    try:
+        return Settings()
+    except pydantic.ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        name = ".".join(str(part) for part in first["loc"]).upper()
+        fail(f"bad setting {name}: {first['msg']}")
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+
+
+@app.command()
+def submit(
+    urls: Annotated[list[str], typer.Argument(help="URLs to scan (http or https).")],
+    priority: Annotated[str, typer.Option(help="Queue priority: high, normal or low.")] = "normal",
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Block until every job is terminal.")
+    ] = False,
+    wait_timeout: Annotated[
+        float, typer.Option(help="With --wait: give up after this many seconds.", min=0)
+    ] = 600.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Submit URLs for scanning; print one job id per line."""
+    settings = load_settings()
+    with errors_reported():
+        db = open_database(settings)
+        job_ids = submit_urls(
+            urls,
+            db=db,
+            dispatcher=dispatcher(settings, open_redis(settings)),
+            priority=priority,
+            max_attempts=settings.max_attempts,
+        )
+        if not wait:
+            for job_id in job_ids:
+                if json_output:
+                    views.print_json({"id": job_id, "state": State.QUEUED.value})
+                else:
+                    stdout.print(job_id)
+            return
+        _wait_and_print(db, job_ids, timeout_s=wait_timeout, json_output=json_output)
+
+
+def _wait_and_print(
+    db: Database, job_ids: list[str], *, timeout_s: float, json_output: bool
+) -> None:
+    jobs = queries.wait_for_terminal(db, job_ids, timeout_s=timeout_s)
+    for job_id in job_ids:
+        job = jobs[job_id]
+        if json_output:
+            views.print_json(views.job_dict(job, queries.get_result(db, job_id)))
+        else:
+            stdout.print(job_id, views.state_text(str(job.state)))
+    if any(job.state != State.COMPLETED for job in jobs.values()):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+def wait(
+    job_ids: Annotated[list[str], typer.Argument(help="Jobs to wait for.")],
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.", min=0)] = 600.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Wait until jobs are terminal; print each final state (exit 1 unless all COMPLETED)."""
+    settings = load_settings()
+    with errors_reported():
+        db = open_database(settings)
+        for job_id in job_ids:
+            queries.get_job(db, job_id)
+        _wait_and_print(db, job_ids, timeout_s=timeout, json_output=json_output)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Worker processes [default: WORKER_CONCURRENCY].", min=1)
+    ] = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Drain the queues, then exit.")] = False,
+    max_jobs: Annotated[
+        int | None, typer.Option(help="Each process exits after this many jobs.", min=1)
+    ] = None,
+) -> None:
+    """Run worker processes that claim and scan queued jobs."""
+    settings = load_settings()
+    with errors_reported():
+        options = WorkerOptions(
+            concurrency=concurrency or settings.worker_concurrency, burst=burst, max_jobs=max_jobs
+        )
+        raise typer.Exit(run_workers(settings, options))
+
+
+@app.command()
+def status(job_id: str, json_output: JsonOption = False) -> None:
+    """Show one job's state."""
+    settings = load_settings()
+    with errors_reported():
+        db = open_database(settings)
+        job = queries.get_job(db, job_id)
+        result = queries.get_result(db, job_id)
+        if json_output:
+            views.print_json(views.job_dict(job, result))
+            return
+        line = f"{job.id} [{views.state_text(str(job.state)).style}]{job.state}[/] v{job.version}"
+        stdout.print(f"{line} attempts {job.attempts}/{job.max_attempts}  {job.url}")
+        if result is not None:
+            stdout.print(f"verdict {result.verdict} (score {result.score})")
+        elif job.error_code:
+            stdout.print(f"error {job.error_code}: {job.error_message}")
+
+
+@app.command(name="list")
+def list_(
+    state: Annotated[str | None, typer.Option(help="Only jobs in this state.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many jobs, newest first.")] = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """List the newest jobs."""
+    settings = load_settings()
+    with errors_reported():
+        db = open_database(settings)
+        jobs = queries.list_jobs(db, state=state, limit=limit)
+        if json_output:
+            views.print_json([views.job_dict(job, None) | {"result": None} for job in jobs])
+            return
+        stdout.print(views.jobs_table(jobs))
+
+
+@app.command()
+def show(job_id: str, json_output: JsonOption = False) -> None:
+    """Show one job in full: verdict and reasons, result and audit trail."""
+    settings = load_settings()
+    with errors_reported():
+        db = open_database(settings)
+        job = queries.get_job(db, job_id)
+        result = queries.get_result(db, job_id)
+        audit = queries.get_audit(db, job_id)
+        if json_output:
+            data = views.job_dict(job, None)
+            data["result"] = views.result_dict(result, full=True)
+            data["audit"] = [views.audit_dict(row) for row in audit]
+            views.print_json(data)
+            return
+        stdout.print(views.job_panel(job, result, audit))
+
+
+@image_app.command("build")
+def image_build(
+    base: Annotated[
+        str | None, typer.Option(help="Base image [default: FETCHER_BASE_IMAGE].")
+    ] = None,
+    tag: Annotated[str | None, typer.Option(help="Image tag [default: FETCHER_IMAGE].")] = None,
+) -> None:
+    """Build the fetcher image through the Docker engine."""
+    settings = load_settings()
+    with errors_reported():
+        image_tag = tag or settings.fetcher_image
+        image_id = build_fetcher_image(
+            open_docker(), tag=image_tag, base_image=base or settings.fetcher_base_image
+        )
+        stdout.print(f"built {image_tag} ({image_id})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``scanbox`` console script."""
+    run: Callable[..., object] = app
+    run(args=argv, prog_name="scanbox")

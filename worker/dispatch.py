@@ -1,0 +1,76 @@
+"""Waking workers: putting ``run_scan(job_id)`` on the RQ queues, JSON-serialised.
+
+Jobs are serialised with RQ's JSON serializer, never pickle, so that whoever can write to
+Redis can't make a worker run code. The database stays the source of truth: losing what is
+in Redis delays jobs but loses none (the reconciler re-dispatches from the rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Protocol
+
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+#: Dotted path of the task RQ runs; a string, so producers need not import the worker.
+TASK = "worker.task.run_scan"
+#: Priorities, highest first; workers listen to their queues in this order.
+PRIORITIES = ("high", "normal", "low")
+#: How long a failed RQ job (a worker crash inside the task) stays visible in Redis.
+FAILURE_TTL_S = 24 * 3600
+
+
+def queue_names(base: str) -> list[str]:
+    """The RQ queue names for ``base``, highest priority first (``normal`` is ``base`` itself)."""
+    return [base if priority == "normal" else f"{base}:{priority}" for priority in PRIORITIES]
+
+
+class Dispatcher(Protocol):
+    """Whatever tells workers that jobs are waiting."""
+
+    def dispatch(self, job_ids: Sequence[str], *, priority: str, delay_s: float = 0) -> None:
+        """Ask a worker to run each of ``job_ids``, no sooner than ``delay_s`` from now."""
+
+
+class RQDispatcher:
+    """Dispatch through RQ queues on Redis; the RQ job id is the scan job id."""
+
+    def __init__(self, *, redis: Redis, base_queue: str, job_timeout_s: int) -> None:
+        self.redis = redis
+        self.job_timeout_s = job_timeout_s
+        self.queues = {
+            priority: Queue(name, connection=redis, serializer=JSONSerializer)
+            for priority, name in zip(PRIORITIES, queue_names(base_queue), strict=True)
+        }
+
+    def dispatch(self, job_ids: Sequence[str], *, priority: str, delay_s: float = 0) -> None:
+        queue = self.queues[priority]
+        if delay_s > 0:
+            for job_id in job_ids:
+                queue.enqueue_in(
+                    timedelta(seconds=delay_s),
+                    TASK,
+                    job_id,
+                    job_id=job_id,
+                    job_timeout=self.job_timeout_s,
+                    result_ttl=0,
+                    failure_ttl=FAILURE_TTL_S,
+                )
+            return
+        data = [
+            Queue.prepare_data(
+                TASK,
+                args=(job_id,),
+                job_id=job_id,
+                timeout=self.job_timeout_s,
+                result_ttl=0,
+                failure_ttl=FAILURE_TTL_S,
+            )
+            for job_id in job_ids
+        ]
+        with self.redis.pipeline() as pipe:
+            queue.enqueue_many(data, pipeline=pipe)
+            pipe.execute()

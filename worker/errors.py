@@ -1,0 +1,165 @@
+"""Every error scanbox raises, under one base.
+
+The tree::
+
+    ScanboxError                      catch this to catch everything scanbox raises
+    ├── UsageError                    bad input from a person or program (CLI exit status 2)
+    │   ├── InvalidURL                a URL that can't be submitted
+    │   ├── UnknownJob                no job with that id
+    │   └── ConfigurationError        a setting that can't be used
+    ├── IllegalTransition             a state move the table forbids (a bug, never retried)
+    └── ScanError                     one attempt at a scan went wrong; carries ``code``
+        ├── TransientScanError        worth another attempt (backoff, then DISCARDED)
+        │   ├── DockerUnavailable     the engine did not answer or refused the request
+        │   ├── ContainerStartFailed  the container could not be created or started
+        │   └── DatabaseBusy          the database stayed locked through every retry
+        ├── PermanentScanError        retrying can't help: the job FAILS at once
+        │   ├── ContainerCrashed      non-zero exit, crash or out-of-memory kill
+        │   ├── OutputTooLarge        stdout went past the cap
+        │   └── InvalidOutput         stdout was not one valid report
+        └── ScanTimedOut              the job is TIMED_OUT
+            ├── ContainerTimedOut     the container outlived the worker's deadline
+            └── FetchTimedOut         the target did not answer within the fetch deadline
+
+The worker sorts outcomes by these types in one place (``worker.outcome``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ScanboxError(Exception):
+    """Base of every error scanbox raises."""
+
+
+class UsageError(ScanboxError):
+    """Bad input from the user: reported on one line, exit status 2, nothing stored."""
+
+
+class InvalidURL(UsageError):
+    """A URL that scanbox won't accept for scanning."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"invalid URL {url[:200]!r}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class UnknownJob(UsageError):
+    """No scan job has this id."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no scan job with id {job_id[:100]!r}")
+        self.job_id = job_id
+
+
+class ConfigurationError(UsageError):
+    """A setting that can't be used."""
+
+
+class IllegalTransition(ScanboxError):
+    """A move between two states that the transition table forbids."""
+
+    def __init__(self, job_id: str, source: str, target: str) -> None:
+        super().__init__(f"job {job_id}: {source} -> {target} is not an allowed transition")
+        self.job_id = job_id
+        self.source = source
+        self.target = target
+
+
+class ScanError(ScanboxError):
+    """One attempt at a scan went wrong; ``code`` is the stable name stored on the job."""
+
+    code: ClassVar[str] = "scan_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TransientScanError(ScanError):
+    """An error another attempt may not meet."""
+
+    code = "transient"
+
+
+class DockerUnavailable(TransientScanError):
+    """The Docker engine did not answer, or refused the request."""
+
+    code = "docker_unavailable"
+
+
+class ContainerStartFailed(TransientScanError):
+    """The fetcher container could not be created or started."""
+
+    code = "container_start_failed"
+
+
+class DatabaseBusy(TransientScanError):
+    """The database stayed locked through every retry."""
+
+    code = "database_busy"
+
+
+class PermanentScanError(ScanError):
+    """An error that another attempt would meet again."""
+
+    code = "permanent"
+
+
+class ContainerCrashed(PermanentScanError):
+    """The fetcher exited non-zero, crashed, or was killed for using too much memory."""
+
+    code = "container_crashed"
+
+    def __init__(self, *, exit_code: int, oom_killed: bool, stderr_tail: str) -> None:
+        what = "killed: out of memory" if oom_killed else f"exited with status {exit_code}"
+        detail = f": {stderr_tail.strip().splitlines()[-1][:300]}" if stderr_tail.strip() else ""
+        super().__init__(f"fetcher container {what}{detail}")
+        self.exit_code = exit_code
+        self.oom_killed = oom_killed
+        self.stderr_tail = stderr_tail
+
+    @property
+    def error_code(self) -> str:
+        """The stored error code: ``oom_killed`` or ``container_crashed``."""
+        return "oom_killed" if self.oom_killed else self.code
+
+
+class OutputTooLarge(PermanentScanError):
+    """The fetcher printed more than the output cap."""
+
+    code = "output_too_large"
+
+    def __init__(self, *, limit_bytes: int) -> None:
+        super().__init__(f"fetcher output exceeded {limit_bytes} bytes")
+        self.limit_bytes = limit_bytes
+
+
+class InvalidOutput(PermanentScanError):
+    """The fetcher's stdout was not exactly one valid report."""
+
+    code = "invalid_output"
+
+
+class ScanTimedOut(ScanError):
+    """The scan ran out of time."""
+
+    code = "timed_out"
+
+
+class ContainerTimedOut(ScanTimedOut):
+    """The container outlived the worker's deadline and was killed."""
+
+    code = "container_timeout"
+
+    def __init__(self, *, timeout_ms: int) -> None:
+        super().__init__(f"fetcher container still running after {timeout_ms} ms: killed")
+        self.timeout_ms = timeout_ms
+
+
+class FetchTimedOut(ScanTimedOut):
+    """The target did not answer within the fetcher's own deadline."""
+
+    code = "fetch_timeout"

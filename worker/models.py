@@ -1,0 +1,112 @@
+"""The database tables: scan jobs, their results, and the audit trail of every transition."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from statemachine.states import State
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC and read back timezone-aware, on every backend."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; scanbox stores UTC-aware times only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _timestamp(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class ScanJob(SQLModel, table=True):
+    """One URL to scan, and where its scan is. Written only through ``statemachine``."""
+
+    __tablename__ = "scan_jobs"
+    __table_args__ = (sa.Index("ix_scan_jobs_state_created", "state", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    url: str
+    state: State = Field(sa_column=Column(sa.String(16), nullable=False))
+    #: Bumped by every write; the optimistic lock every transition checks.
+    version: int = 1
+    #: Attempts claimed so far (the current one included).
+    attempts: int = 0
+    max_attempts: int = 3
+    priority: str = Field(default="normal", max_length=8)
+    created_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)
+    #: When the current attempt was claimed.
+    started_at: datetime | None = _timestamp()
+    #: When the job reached its terminal state.
+    finished_at: datetime | None = _timestamp()
+    #: Not to be claimed before this time (retry backoff).
+    available_at: datetime | None = _timestamp()
+    #: A claim whose lease has passed belongs to a worker that is gone.
+    lease_expires_at: datetime | None = _timestamp()
+    worker_id: str | None = None
+    container_id: str | None = None
+    exit_code: int | None = None
+    oom_killed: bool | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    #: The limits the latest attempt ran under.
+    timeout_ms: int | None = None
+    memory_limit_mb: int | None = None
+    cpu_limit: float | None = None
+    pids_limit: int | None = None
+
+
+class ScanResult(SQLModel, table=True):
+    """What a completed scan found: the validated fetcher report and the verdict on it."""
+
+    __tablename__ = "scan_results"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: Unique: a job has at most one result, whatever retries or races happen.
+    job_id: str = Field(foreign_key="scan_jobs.id", unique=True, max_length=32)
+    attempt: int
+    created_at: datetime = _timestamp(nullable=False)
+    status_code: int | None = None
+    final_url: str | None = None
+    title: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    sha256: str | None = Field(default=None, max_length=64)
+    fetch_error: str | None = None
+    verdict: str = Field(max_length=16)
+    score: int = 0
+    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    #: The fetcher's report as validated, for everything the columns above don't carry.
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    duration_ms: float | None = None
+
+
+class AuditLog(SQLModel, table=True):
+    """One row per state transition: who moved which job from where to where, and when."""
+
+    __tablename__ = "audit_logs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(index=True, max_length=32)
+    from_state: str | None = Field(default=None, max_length=16)
+    to_state: str = Field(max_length=16)
+    #: The job's version after this transition.
+    version: int
+    actor: str
+    at: datetime = _timestamp(nullable=False)
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

@@ -1,0 +1,201 @@
+"""One scan attempt from claim to terminal state: the body of the RQ task."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.engine import Connection
+
+from statemachine.states import State
+from statemachine.transitions import transition
+from worker.analysis import Judgement, judge
+from worker.claim import Claim, Limits, claim_job
+from worker.clock import Clock, utcnow
+from worker.db import Database
+from worker.dispatch import Dispatcher
+from worker.errors import FetchTimedOut, ScanError
+from worker.logs import get_logger
+from worker.models import ScanResult
+from worker.outcome import OutcomePolicy, settle
+from worker.output import FetchReport, parse_report
+from worker.policy import Policy
+from worker.runner import ContainerRun, Runner, RunRequest
+
+_results = ScanResult.__table__  # type: ignore[attr-defined]
+
+#: Extra lease time beyond the container deadline, for the work around the container.
+LEASE_MARGIN = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchOptions:
+    """The fetcher's command-line options that come from settings."""
+
+    timeout_ms: int
+    max_body_bytes: int
+    allowed_ports: str
+    allow_networks: Sequence[str] = ()
+
+    def args(self, url: str) -> list[str]:
+        """The container command: options first, then ``--`` and the URL (never a shell)."""
+        args = [
+            "--timeout-ms",
+            str(self.timeout_ms),
+            "--max-body-bytes",
+            str(self.max_body_bytes),
+            "--allowed-ports",
+            self.allowed_ports,
+        ]
+        for network in self.allow_networks:
+            args += ["--allow-network", network]
+        return [*args, "--", url]
+
+
+class Scanner:
+    """Runs attempts of scan jobs: claim, container, validate, judge, record."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        runner: Runner,
+        dispatcher: Dispatcher,
+        worker_id: str,
+        limits: Limits,
+        fetch: FetchOptions,
+        outcomes: OutcomePolicy,
+        policy: Policy | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.db = db
+        self.runner = runner
+        self.dispatcher = dispatcher
+        self.worker_id = worker_id
+        self.limits = limits
+        self.fetch = fetch
+        self.outcomes = outcomes
+        self.policy = policy or Policy()
+        self.clock = clock
+
+    def scan(self, job_id: str) -> State | None:
+        """Run one attempt of ``job_id``; return the state it ended in (``None``: not ours)."""
+        log = get_logger(job_id=job_id, worker=self.worker_id)
+        claim = claim_job(
+            self.db,
+            job_id=job_id,
+            worker_id=self.worker_id,
+            limits=self.limits,
+            lease=timedelta(milliseconds=self.limits.timeout_ms) + LEASE_MARGIN,
+            now=self.clock(),
+        )
+        if claim is None:
+            log.debug("claim_skipped", reason="not queued, not due, or claimed by another worker")
+            return None
+        log = log.bind(attempt=claim.attempt)
+        log.info("job_claimed", state=State.FETCHING.value, url=claim.url)
+        state, version = State.FETCHING, claim.version
+        try:
+            run = self.runner.run(
+                RunRequest(
+                    job_id=job_id,
+                    attempt=claim.attempt,
+                    worker_id=self.worker_id,
+                    args=self.fetch.args(claim.url),
+                )
+            )
+            report = parse_report(run.stdout)
+            if report.error is not None and report.error.code == "timeout":
+                raise FetchTimedOut(report.error.message)
+            analyzing = self._to_analyzing(claim, version, run)
+            if analyzing is None:
+                log.info("outcome_lost", reason="job moved while the container ran")
+                return None
+            state, version = State.ANALYZING, analyzing
+            judgement = judge(report, policy=self.policy)
+            if not self._complete(claim, version, run, report, judgement):
+                log.info("outcome_lost", reason="job moved while it was analysed")
+                return None
+        except ScanError as error:
+            return settle(
+                error,
+                claim=claim,
+                source=state,
+                version=version,
+                db=self.db,
+                dispatcher=self.dispatcher,
+                policy=self.outcomes,
+                actor=self.worker_id,
+                now=self.clock(),
+            ).state
+        log.info(
+            "job_completed",
+            state=State.COMPLETED.value,
+            verdict=judgement.verdict,
+            score=judgement.score,
+            status_code=report.status_code,
+            duration_ms=round(run.duration_ms, 1),
+        )
+        return State.COMPLETED
+
+    def _to_analyzing(self, claim: Claim, version: int, run: ContainerRun) -> int | None:
+        def write(connection: Connection) -> int | None:
+            return transition(
+                connection,
+                job_id=claim.job_id,
+                source=State.FETCHING,
+                target=State.ANALYZING,
+                version=version,
+                actor=self.worker_id,
+                now=self.clock(),
+                changes={"container_id": run.container_id, "exit_code": 0, "oom_killed": False},
+                detail={"attempt": claim.attempt, "duration_ms": round(run.duration_ms, 1)},
+            )
+
+        return self.db.run_write(write)
+
+    def _complete(
+        self,
+        claim: Claim,
+        version: int,
+        run: ContainerRun,
+        report: FetchReport,
+        judgement: Judgement,
+    ) -> bool:
+        def write(connection: Connection) -> bool:
+            now = self.clock()
+            moved = transition(
+                connection,
+                job_id=claim.job_id,
+                source=State.ANALYZING,
+                target=State.COMPLETED,
+                version=version,
+                actor=self.worker_id,
+                now=now,
+                detail={"attempt": claim.attempt, "verdict": judgement.verdict},
+            )
+            if moved is None:
+                return False
+            connection.execute(
+                _results.insert().values(
+                    job_id=claim.job_id,
+                    attempt=claim.attempt,
+                    created_at=now,
+                    status_code=report.status_code,
+                    final_url=report.final_url,
+                    title=report.title,
+                    content_type=report.content_type,
+                    size=report.body.size if report.body else None,
+                    sha256=report.body.sha256 if report.body else None,
+                    fetch_error=report.error.code if report.error else None,
+                    verdict=judgement.verdict,
+                    score=judgement.score,
+                    reasons=[reason.as_dict() for reason in judgement.reasons],
+                    report=report.model_dump(mode="json", by_alias=True),
+                    duration_ms=round(run.duration_ms, 1),
+                )
+            )
+            return True
+
+        return self.db.run_write(write)

@@ -1,0 +1,101 @@
+"""Building scanbox's parts from the settings: database, Redis, Docker, scanner."""
+
+from __future__ import annotations
+
+import random
+
+import docker
+from redis import Redis
+
+from worker.backoff import Backoff
+from worker.claim import Limits
+from worker.db import Database
+from worker.dispatch import RQDispatcher
+from worker.outcome import OutcomePolicy
+from worker.runner import ContainerSpec, DockerRunner
+from worker.scan import FetchOptions, Scanner
+from worker.settings import Settings
+
+#: Seconds RQ lets a task run beyond the container deadline before it kills the task itself.
+TASK_TIMEOUT_MARGIN_S = 120
+#: Seconds a Docker API call may take (waiting for a container has its own deadline).
+DOCKER_API_TIMEOUT_S = 60
+
+
+def open_database(settings: Settings) -> Database:
+    """The database named by ``TURSO_CONNECTION_URL``."""
+    return Database(
+        url=settings.turso_connection_url, busy_timeout_ms=settings.database_busy_timeout_ms
+    )
+
+
+def open_redis(settings: Settings) -> Redis:
+    """A Redis client for the configured server."""
+    return Redis.from_url(settings.effective_redis_url, health_check_interval=30)
+
+
+def open_docker() -> docker.DockerClient:
+    """A Docker client from the SDK's own environment (``DOCKER_HOST`` and friends)."""
+    return docker.from_env(timeout=DOCKER_API_TIMEOUT_S)
+
+
+def dispatcher(settings: Settings, redis: Redis) -> RQDispatcher:
+    """The RQ dispatcher for the configured queues."""
+    return RQDispatcher(
+        redis=redis,
+        base_queue=settings.queue_name,
+        job_timeout_s=settings.container_timeout_ms // 1000 + TASK_TIMEOUT_MARGIN_S,
+    )
+
+
+def container_spec(settings: Settings) -> ContainerSpec:
+    """How fetcher containers are made, from the settings."""
+    return ContainerSpec(
+        image=settings.fetcher_image,
+        timeout_ms=settings.container_timeout_ms,
+        memory_limit_mb=settings.container_memory_limit_mb,
+        cpu_limit=settings.container_cpu_limit,
+        pids_limit=settings.container_pids_limit,
+        tmpfs_mb=settings.container_tmpfs_mb,
+        user=settings.container_user,
+        network=settings.fetcher_network,
+        runtime=settings.container_runtime,
+        output_limit_bytes=settings.output_limit_bytes,
+    )
+
+
+def build_scanner(
+    settings: Settings,
+    *,
+    worker_id: str,
+    db: Database,
+    redis: Redis,
+    docker_client: docker.DockerClient,
+) -> Scanner:
+    """A scanner wired to real Docker, Redis and the database."""
+    return Scanner(
+        db=db,
+        runner=DockerRunner(client=docker_client, spec=container_spec(settings)),
+        dispatcher=dispatcher(settings, redis),
+        worker_id=worker_id,
+        limits=Limits(
+            timeout_ms=settings.container_timeout_ms,
+            memory_limit_mb=settings.container_memory_limit_mb,
+            cpu_limit=settings.container_cpu_limit,
+            pids_limit=settings.container_pids_limit,
+        ),
+        fetch=FetchOptions(
+            timeout_ms=settings.fetch_timeout_ms,
+            max_body_bytes=settings.fetcher_max_body_bytes,
+            allowed_ports=settings.fetcher_allowed_ports,
+            allow_networks=settings.fetcher_allow_networks,
+        ),
+        outcomes=OutcomePolicy(
+            backoff=Backoff(
+                base_s=settings.retry_backoff_ms / 1000,
+                maximum_s=settings.retry_backoff_max_ms / 1000,
+                rng=random.Random(),  # noqa: S311 (jitter, not secrets)
+            ),
+            retry_timeouts=settings.retry_timeouts,
+        ),
+    )

@@ -1,0 +1,128 @@
+"""scanbox's one settings object, read from the environment (and ``.env``) in one place."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: Embedded SQLite file in the working directory.
+DEFAULT_DATABASE_URL = "file:./scanbox.db"
+#: Tag of the fetcher image that workers run.
+DEFAULT_FETCHER_IMAGE = "scanbox-fetcher:latest"
+#: Base image of the fetcher image, for machines that reach a registry.
+DEFAULT_FETCHER_BASE_IMAGE = "python:3.12-slim"
+#: Name of the normal-priority RQ queue; the others add ``:high`` / ``:low``.
+DEFAULT_QUEUE_NAME = "scan-jobs"
+
+
+class Settings(BaseSettings):
+    """Every knob scanbox has. Construct once at the edge (CLI), then pass it in."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    #: Where jobs, results and audit rows live: ``file:PATH`` (embedded SQLite) or ``sqlite:///``.
+    turso_connection_url: str = DEFAULT_DATABASE_URL
+    #: Token for a remote libSQL/Turso database.
+    turso_auth_token: SecretStr | None = None
+    #: Full Redis URL; when unset it is built from the three settings after it.
+    redis_url: str | None = None
+    redis_host: str = "127.0.0.1"
+    redis_port: int = Field(default=6379, ge=1, le=65535)
+    redis_password: SecretStr | None = None
+    #: Base name of the RQ queues.
+    queue_name: str = DEFAULT_QUEUE_NAME
+
+    #: Image the fetcher containers run.
+    fetcher_image: str = DEFAULT_FETCHER_IMAGE
+    #: Base image ``scanbox image build`` builds the fetcher image on.
+    fetcher_base_image: str = DEFAULT_FETCHER_BASE_IMAGE
+    #: Docker network mode of fetcher containers (``bridge``, ``none``, ``host``, a network name).
+    fetcher_network: str = "bridge"
+    #: Networks (CIDR, comma-separated) the fetcher may reach despite its private-address block.
+    fetcher_allow_networks: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Ports the fetcher may connect to: ``any`` or a list such as ``80,443,8000-8999``.
+    fetcher_allowed_ports: str = "80,443,8080,8443"
+    #: The fetch's own total deadline (redirects and retries included), inside the container's.
+    fetch_timeout_ms: int = Field(default=20_000, ge=100)
+    #: Largest response body the fetcher keeps; the rest is cut and marked truncated.
+    fetcher_max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
+    #: Worker processes ``scanbox worker`` starts.
+    worker_concurrency: int = Field(default=5, ge=1, le=256)
+    #: Deadline of one fetcher container; past it the container is killed and the job TIMED_OUT.
+    container_timeout_ms: int = Field(default=30_000, ge=100)
+    #: Memory limit of one fetcher container (swap is limited to the same, so: no swap).
+    container_memory_limit_mb: int = Field(default=512, ge=16)
+    #: CPUs one fetcher container may use.
+    container_cpu_limit: float = Field(default=0.5, gt=0, le=64)
+    #: Processes and threads one fetcher container may have.
+    container_pids_limit: int = Field(default=64, ge=8)
+    #: Size of the writable /tmp of a fetcher container.
+    container_tmpfs_mb: int = Field(default=16, ge=1)
+    #: User the fetcher runs as inside its container.
+    container_user: str = "65534:65534"
+    #: OCI runtime for fetcher containers (e.g. ``runsc`` for gVisor); empty: the engine's default.
+    container_runtime: str = ""
+    #: Largest stdout the worker reads from a fetcher; more is ``output_too_large``.
+    output_limit_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    #: Attempts a job gets against transient errors before it is DISCARDED.
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    #: First retry delay; doubles each attempt, with jitter, up to the maximum.
+    retry_backoff_ms: int = Field(default=1_000, ge=0)
+    retry_backoff_max_ms: int = Field(default=60_000, ge=0)
+    #: Whether a TIMED_OUT attempt is retried like a transient error.
+    retry_timeouts: bool = False
+    #: How long a database write keeps retrying while the database is locked.
+    database_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    #: Log format: ``json`` (one object a line) or ``console``.
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("fetcher_allow_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("fetcher_allow_networks")
+    @classmethod
+    def _check_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value
+
+    @field_validator("fetcher_allowed_ports")
+    @classmethod
+    def _check_ports(cls, value: str) -> str:
+        value = value.strip()
+        if value == "any":
+            return value
+        for part in value.split(","):
+            low, _, high = part.strip().partition("-")
+            for port in (low, high or low):
+                if not port.isdigit() or not 1 <= int(port) <= 65535:
+                    raise ValueError(f"not a port or port range: {part.strip()!r}")
+        return value
+
+    @property
+    def effective_redis_url(self) -> str:
+        """The Redis URL to connect to, from ``REDIS_URL`` or host, port and password."""
+        if self.redis_url:
+            return self.redis_url
+        auth = ""
+        if self.redis_password is not None:
+            auth = f":{quote(self.redis_password.get_secret_value(), safe='')}@"
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/0"
