@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+import requests.exceptions
+
+from tests.services import RedisServer, free_port, unavailable
+from worker.runner import LABEL_JOB, LABEL_MANAGED
+from worker.settings import DEFAULT_FETCHER_IMAGE, Settings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server process of the test session's own."""
+    server = RedisServer(port=free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """The real Docker engine."""
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        unavailable("the Docker engine")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def fetcher_image(docker_client: docker.DockerClient) -> str:
+    """The fetcher image that scripts/setup.sh builds."""
+    try:
+        docker_client.images.get(DEFAULT_FETCHER_IMAGE)
+    except docker.errors.ImageNotFound:
+        unavailable(f"the fetcher image {DEFAULT_FETCHER_IMAGE} (run scripts/setup.sh)")
+    return DEFAULT_FETCHER_IMAGE
+
+
+@pytest.fixture
+def scan_env(tmp_path: Path, redis_server: RedisServer, fetcher_image: str) -> dict[str, str]:
+    """Environment for workers and producers of one test: its own database file and queue.
+
+    Targets are on the test's loopback, so fetchers share the host network and may reach
+    127.0.0.0/8 on any port.
+    """
+    return {
+        "TURSO_CONNECTION_URL": f"file:{tmp_path / 'scanbox.db'}",
+        "REDIS_URL": redis_server.url,
+        "QUEUE_NAME": f"test-{uuid.uuid4().hex[:12]}",
+        "FETCHER_IMAGE": fetcher_image,
+        "FETCHER_NETWORK": "host",
+        "FETCHER_ALLOW_NETWORKS": "127.0.0.0/8",
+        "FETCHER_ALLOWED_PORTS": "any",
+        "CONTAINER_TIMEOUT_MS": "30000",
+        "FETCH_TIMEOUT_MS": "20000",
+        "CONTAINER_MEMORY_LIMIT_MB": "128",
+        "RETRY_BACKOFF_MS": "100",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "info",
+    }
+
+
+def settings_from(env: dict[str, str]) -> Settings:
+    """The settings a worker started with ``env`` would read."""
+    return Settings(_env_file=None, **{name.lower(): value for name, value in env.items()})  # type: ignore[call-arg]
+
+
+def scanbox_containers(client: docker.DockerClient, job_ids: list[str]) -> list[str]:
+    """Names of scanbox containers, running or not, that belong to ``job_ids``."""
+    wanted = set(job_ids)
+    containers = client.containers.list(all=True, filters={"label": LABEL_MANAGED})
+    return [c.name or "" for c in containers if c.labels.get(LABEL_JOB) in wanted]
