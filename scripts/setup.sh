@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Install and start what scanbox needs on a Debian machine, idempotently:
+# Docker engine, Redis, debootstrap, the virtual environment, and the fetcher image.
+# Usage: source scripts/setup.sh   (or run it; it exports nothing you need afterwards)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+log() { printf 'setup: %s\n' "$*"; }
+
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+wait_for() {  # wait_for SECONDS COMMAND...: poll until COMMAND succeeds or time runs out
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.5
+  done
+}
+
+if ! docker info >/dev/null 2>&1; then
+  log "starting the Docker engine"
+  $sudo sh -c 'setsid dockerd >/var/log/scanbox-dockerd.log 2>&1 < /dev/null &'
+  wait_for 60 docker info || { log "dockerd did not start; see /var/log/scanbox-dockerd.log"; exit 1; }
+fi
+
+redis_port="${SCANBOX_REDIS_PORT:-6379}"
+if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
+  log "starting Redis on 127.0.0.1:$redis_port"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \
+    >/dev/null
+  wait_for 20 redis-cli -p "$redis_port" ping || { log "redis-server did not start"; exit 1; }
+fi
+
+if [ ! -x .venv/bin/scanbox ] || [ pyproject.toml -nt .venv/.scanbox-installed ]; then
+  log "installing scanbox into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -e '.[dev]'
+  touch .venv/.scanbox-installed
+fi
+
+# Without a registry, build the fetcher on a base made from Debian's packages. A machine that
+# reaches a registry can set FETCHER_BASE_IMAGE=python:3.12-slim instead.
+base="${FETCHER_BASE_IMAGE:-scanbox/base:bookworm}"
+if [ "$base" = "scanbox/base:bookworm" ]; then
+  scripts/make-base-image.sh "$base"
+fi
+log "building the fetcher image on $base"
+.venv/bin/scanbox image build --base "$base"
