@@ -123,3 +123,20 @@ def transition(
         )
     )
     return new_version
+
+
+def renew_lease(
+    connection: Connection, *, job_id: str, state: State, version: int, until: datetime
+) -> bool:
+    """Extend the lease of a claimed job that is still at ``state``/``version``.
+
+    The one write to a job that is not a transition: it changes neither state nor version, so
+    the worker's version token stays valid. Returns ``False`` when the job has moved on (the
+    claim was taken back), and then writes nothing.
+    """
+    result = connection.execute(
+        _jobs.update()
+        .where(_jobs.c.id == job_id, _jobs.c.state == state.value, _jobs.c.version == version)
+        .values(lease_expires_at=until)
+    )
+    return result.rowcount == 1

@@ -86,12 +86,16 @@ class FakeDispatcher:
     """A ``Dispatcher`` that records what it was asked to dispatch."""
 
     calls: list[tuple[tuple[str, ...], str, float]] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)
     fail_with: BaseException | None = None
 
-    def dispatch(self, job_ids: Sequence[str], *, priority: str, delay_s: float = 0) -> None:
+    def dispatch(
+        self, job_ids: Sequence[str], *, priority: str, attempt: int = 1, delay_s: float = 0
+    ) -> None:
         if self.fail_with is not None:
             raise self.fail_with
         self.calls.append((tuple(job_ids), priority, delay_s))
+        self.attempts.append(attempt)
 
     @property
     def dispatched(self) -> list[str]:

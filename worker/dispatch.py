@@ -3,6 +3,11 @@
 Jobs are serialised with RQ's JSON serializer, never pickle, so that whoever can write to
 Redis can't make a worker run code. The database stays the source of truth: losing what is
 in Redis delays jobs but loses none (the reconciler re-dispatches from the rows).
+
+Each dispatch of a scan job for its attempt ``n`` is the RQ job ``<job id>-<n>``. Two
+dispatches for the same attempt are the same RQ job (dispatching twice is harmless), and a
+retry dispatched from inside the running task is a different RQ job, which RQ's clean-up of
+the finished one can't delete.
 """
 
 from __future__ import annotations
@@ -28,15 +33,22 @@ def queue_names(base: str) -> list[str]:
     return [base if priority == "normal" else f"{base}:{priority}" for priority in PRIORITIES]
 
 
+def rq_job_id(job_id: str, attempt: int) -> str:
+    """The RQ job id of the dispatch of ``attempt`` of the scan job ``job_id``."""
+    return f"{job_id}-{attempt}"
+
+
 class Dispatcher(Protocol):
     """Whatever tells workers that jobs are waiting."""
 
-    def dispatch(self, job_ids: Sequence[str], *, priority: str, delay_s: float = 0) -> None:
-        """Ask a worker to run each of ``job_ids``, no sooner than ``delay_s`` from now."""
+    def dispatch(
+        self, job_ids: Sequence[str], *, priority: str, attempt: int = 1, delay_s: float = 0
+    ) -> None:
+        """Ask a worker to run ``attempt`` of each of ``job_ids``, no sooner than ``delay_s``."""
 
 
 class RQDispatcher:
-    """Dispatch through RQ queues on Redis; the RQ job id is the scan job id."""
+    """Dispatch through RQ queues on Redis."""
 
     def __init__(self, *, redis: Redis, base_queue: str, job_timeout_s: int) -> None:
         self.redis = redis
@@ -46,7 +58,9 @@ class RQDispatcher:
             for priority, name in zip(PRIORITIES, queue_names(base_queue), strict=True)
         }
 
-    def dispatch(self, job_ids: Sequence[str], *, priority: str, delay_s: float = 0) -> None:
+    def dispatch(
+        self, job_ids: Sequence[str], *, priority: str, attempt: int = 1, delay_s: float = 0
+    ) -> None:
         queue = self.queues[priority]
         if delay_s > 0:
             for job_id in job_ids:
@@ -54,7 +68,7 @@ class RQDispatcher:
                     timedelta(seconds=delay_s),
                     TASK,
                     job_id,
-                    job_id=job_id,
+                    job_id=rq_job_id(job_id, attempt),
                     job_timeout=self.job_timeout_s,
                     result_ttl=0,
                     failure_ttl=FAILURE_TTL_S,
@@ -64,7 +78,7 @@ class RQDispatcher:
             Queue.prepare_data(
                 TASK,
                 args=(job_id,),
-                job_id=job_id,
+                job_id=rq_job_id(job_id, attempt),
                 timeout=self.job_timeout_s,
                 result_ttl=0,
                 failure_ttl=FAILURE_TTL_S,

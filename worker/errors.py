@@ -6,13 +6,19 @@ The tree::
     ├── UsageError                    bad input from a person or program (CLI exit status 2)
     │   ├── InvalidURL                a URL that can't be submitted
     │   ├── UnknownJob                no job with that id
+    │   ├── UnknownSchedule           no schedule with that id
+    │   ├── InvalidCron               a cron expression scanbox can't use
     │   └── ConfigurationError        a setting that can't be used
     ├── IllegalTransition             a state move the table forbids (a bug, never retried)
+    ├── BenchmarkFailed               ``scanbox bench`` could not measure (a scan failed, a hang)
     └── ScanError                     one attempt at a scan went wrong; carries ``code``
         ├── TransientScanError        worth another attempt (backoff, then DISCARDED)
         │   ├── DockerUnavailable     the engine did not answer or refused the request
         │   ├── ContainerStartFailed  the container could not be created or started
-        │   └── DatabaseBusy          the database stayed locked through every retry
+        │   ├── DatabaseBusy          the database stayed locked through every retry
+        │   ├── WorkerLost            the worker holding the job stopped renewing its lease
+        │   ├── LeaseLost             this worker's claim was taken back while it ran
+        │   └── WorkerShuttingDown    the worker stopped before the scan finished
         ├── PermanentScanError        retrying can't help: the job FAILS at once
         │   ├── ContainerCrashed      non-zero exit, crash or out-of-memory kill
         │   ├── OutputTooLarge        stdout went past the cap
@@ -54,6 +60,23 @@ class UnknownJob(UsageError):
         self.job_id = job_id
 
 
+class UnknownSchedule(UsageError):
+    """No schedule has this id."""
+
+    def __init__(self, schedule_id: str) -> None:
+        super().__init__(f"no schedule with id {schedule_id[:100]!r}")
+        self.schedule_id = schedule_id
+
+
+class InvalidCron(UsageError):
+    """A cron expression that can't be parsed, or has the wrong number of fields."""
+
+    def __init__(self, expression: str, reason: str) -> None:
+        super().__init__(f"invalid cron expression {expression[:200]!r}: {reason}")
+        self.expression = expression
+        self.reason = reason
+
+
 class ConfigurationError(UsageError):
     """A setting that can't be used."""
 
@@ -66,6 +89,10 @@ class IllegalTransition(ScanboxError):
         self.job_id = job_id
         self.source = source
         self.target = target
+
+
+class BenchmarkFailed(ScanboxError):
+    """``scanbox bench`` could not take its measurements: a scan failed or a worker hung."""
 
 
 class ScanError(ScanboxError):
@@ -100,6 +127,24 @@ class DatabaseBusy(TransientScanError):
     """The database stayed locked through every retry."""
 
     code = "database_busy"
+
+
+class WorkerLost(TransientScanError):
+    """The worker that claimed the job stopped renewing its lease (it died or hung)."""
+
+    code = "worker_lost"
+
+
+class LeaseLost(TransientScanError):
+    """This worker's claim was taken back (its lease expired) while the scan ran."""
+
+    code = "lease_lost"
+
+
+class WorkerShuttingDown(TransientScanError):
+    """The worker was told to stop, and the scan did not finish within the grace period."""
+
+    code = "worker_shutdown"
 
 
 class PermanentScanError(ScanError):

@@ -2,7 +2,9 @@
 
 This is the one place that turns a ``ScanError`` into a state: transient errors go back to
 QUEUED with backoff while attempts remain (then DISCARDED), timeouts become TIMED_OUT (or are
-retried when ``retry_timeouts`` is on), everything else FAILS at once.
+retried when ``retry_timeouts`` is on), everything else FAILS at once. A scan cut short by its
+worker's shutdown goes back to QUEUED at once whatever its attempt: stopping a worker must not
+discard jobs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from worker.backoff import Backoff
 from worker.claim import Claim
 from worker.db import Database
 from worker.dispatch import Dispatcher
-from worker.errors import ContainerCrashed, ScanError, ScanTimedOut, TransientScanError
+from worker.errors import (
+    ContainerCrashed,
+    ScanError,
+    ScanTimedOut,
+    TransientScanError,
+    WorkerShuttingDown,
+)
 from worker.logs import get_logger
 
 
@@ -40,6 +48,8 @@ class OutcomePolicy:
 
     def target(self, error: ScanError, *, attempt: int, max_attempts: int) -> State:
         """The state an attempt that raised ``error`` moves to."""
+        if isinstance(error, WorkerShuttingDown):
+            return State.QUEUED
         retryable = isinstance(error, TransientScanError) or (
             self.retry_timeouts and isinstance(error, ScanTimedOut)
         )
@@ -68,7 +78,10 @@ def settle(
     changes: dict[str, Any] = {"error_code": code, "error_message": error.message[:2000]}
     if isinstance(error, ContainerCrashed):
         changes.update(exit_code=error.exit_code, oom_killed=error.oom_killed)
-    delay = policy.backoff.delay(claim.attempt) if target is State.QUEUED else None
+    delay = None
+    if target is State.QUEUED:
+        shutdown = isinstance(error, WorkerShuttingDown)
+        delay = 0.0 if shutdown else policy.backoff.delay(claim.attempt)
     if delay is not None:
         changes.update(available_at=now + timedelta(seconds=delay), lease_expires_at=None)
 
@@ -90,8 +103,10 @@ def settle(
         log.info("outcome_lost", reason="another writer moved the job first", error=code)
         return Settlement(state=None)
     if delay is not None:
-        dispatcher.dispatch([claim.job_id], priority=claim.priority, delay_s=delay)
-        log.info("attempt_retrying", error=code, message=error.message, retry_in_s=round(delay, 3))
+        dispatcher.dispatch(
+            [claim.job_id], priority=claim.priority, attempt=claim.attempt + 1, delay_s=delay
+        )
+        log.info("job_requeued", error=code, message=error.message, retry_in_s=round(delay, 3))
     elif target is State.DISCARDED:
         log.warning("job_discarded", error=code, message=error.message)
     else:

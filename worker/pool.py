@@ -2,7 +2,9 @@
 
 Each process builds its own clients after it starts (nothing is shared across ``fork``) and
 runs RQ's ``SimpleWorker``: the scan runs in the worker process itself, with no fork per job,
-because the container is the isolation and the worker enforces its own deadline.
+because the container is the isolation and the worker enforces its own deadline. A process
+whose RQ loop ends on an error (Redis gone, say) starts a new one after a pause; it stops for
+good on a signal, when a ``--burst`` drain is done, or after ``--max-jobs``.
 """
 
 from __future__ import annotations
@@ -12,17 +14,37 @@ import os
 import secrets
 import signal
 import socket
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from types import FrameType
+from typing import Any
 
 from rq import Queue, SimpleWorker
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from worker import task
+from worker.clock import utcnow
 from worker.dispatch import queue_names
+from worker.housekeeping import Housekeeper
 from worker.logs import configure_logging, get_logger
-from worker.services import build_scanner, open_database, open_docker, open_redis
+from worker.reaper import Reaper
+from worker.services import (
+    build_scanner,
+    dispatcher,
+    open_database,
+    open_docker,
+    open_redis,
+    outcome_policy,
+)
 from worker.settings import Settings
+from worker.shutdown import Shutdown
+
+#: Longest pause before a worker process restarts its RQ loop after an error.
+MAX_RESTART_PAUSE_S = 10.0
+#: Longest RQ waits between attempts to reach a lost Redis.
+MAX_REDIS_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,38 +61,109 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(3)}"
 
 
+class ScanWorker(SimpleWorker):
+    """RQ's in-process worker, with signals routed to scanbox's graceful shutdown.
+
+    The first SIGTERM/SIGINT lets the running scan go on for the grace period and claims
+    nothing new; a second one interrupts the scan at once. Either way the scan's own code
+    puts the job back in QUEUED, instead of RQ raising ``SystemExit`` through it.
+    """
+
+    #: Longest pause between attempts to reach a lost Redis (RQ's default is a minute).
+    max_connection_wait_time = MAX_REDIS_WAIT_S
+
+    def __init__(self, *args: Any, shutdown: Shutdown, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shutdown = shutdown
+        self.jobs_done = 0
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.shutdown.request()
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+    def request_force_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.shutdown.force()
+        get_logger(worker=self.name).warning("shutdown_forced")
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        super().execute_job(job, queue)
+        self.jobs_done += 1
+
+
 def run_worker_process(settings: Settings, *, burst: bool, max_jobs: int | None) -> bool:
-    """Run one RQ worker in this process until it stops; return whether it ran any job."""
+    """Run one worker process until it stops; return whether it ran any job."""
     configure_logging(fmt=settings.log_format, level=settings.log_level)
     worker_id = new_worker_id()
+    log = get_logger(worker=worker_id)
     redis = open_redis(settings)
     db = open_database(settings)
     db.create_schema()
     docker_client = open_docker()
+    shutdown = Shutdown(grace_s=settings.shutdown_grace_ms / 1000)
+    rq_dispatcher = dispatcher(settings, redis)
+    reaper = Reaper(
+        db=db,
+        dispatcher=rq_dispatcher,
+        outcomes=outcome_policy(settings),
+        deployment=settings.deployment,
+        docker_client=docker_client,
+    )
+    removed = reaper.reap_containers(host=socket.gethostname())
+    if removed:
+        log.info("orphans_removed_at_start", containers=removed)
+    housekeeper = Housekeeper(
+        db=db,
+        redis=redis,
+        dispatcher=rq_dispatcher,
+        reaper=reaper,
+        interval=timedelta(milliseconds=settings.housekeeping_interval_ms),
+        reconcile_after=timedelta(milliseconds=settings.reconcile_after_ms),
+        lock_name=f"scanbox:{settings.deployment}:housekeeping",
+        clock=utcnow,
+    )
     task.install(
         build_scanner(
-            settings, worker_id=worker_id, db=db, redis=redis, docker_client=docker_client
+            settings,
+            worker_id=worker_id,
+            db=db,
+            redis=redis,
+            docker_client=docker_client,
+            shutdown=shutdown,
         )
     )
     queues = [
         Queue(name, connection=redis, serializer=JSONSerializer)
         for name in queue_names(settings.queue_name)
     ]
-    rq_worker = SimpleWorker(queues, connection=redis, serializer=JSONSerializer, name=worker_id)
-    log = get_logger(worker=worker_id)
+    housekeeper.start()
     log.info("worker_started", queues=[queue.name for queue in queues], burst=burst)
+    done = 0
+    pause = 0.5
     try:
-        return bool(
-            rq_worker.work(
-                burst=burst, max_jobs=max_jobs, with_scheduler=True, logging_level="WARNING"
+        while True:
+            rq_worker = ScanWorker(
+                queues,
+                connection=redis,
+                serializer=JSONSerializer,
+                name=f"{worker_id}.{secrets.token_hex(2)}",
+                shutdown=shutdown,
             )
-        )
+            left = None if max_jobs is None else max_jobs - done
+            rq_worker.work(burst=burst, max_jobs=left, with_scheduler=True, logging_level="WARNING")
+            done += rq_worker.jobs_done
+            if shutdown.requested or burst or (max_jobs is not None and done >= max_jobs):
+                break
+            log.warning("worker_loop_restarting", pause_s=pause)
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_RESTART_PAUSE_S)
     finally:
+        housekeeper.stop()
         task.install(None)
         docker_client.close()
         db.dispose()
         redis.close()
-        log.info("worker_stopped")
+        log.info("worker_stopped", jobs=done)
+    return done > 0
 
 
 def _child(settings: Settings, burst: bool, max_jobs: int | None) -> None:
@@ -100,7 +193,7 @@ def run_workers(settings: Settings, options: WorkerOptions) -> int:
                 os.kill(child.pid, signum)
 
     # SIGINT from a terminal already reaches every process of the group; forwarding it too
-    # would turn one Ctrl-C into two (a cold shutdown). SIGTERM is sent to the parent alone.
+    # would turn one Ctrl-C into two (a forced shutdown). SIGTERM is sent to the parent alone.
     previous = {
         signal.SIGTERM: signal.signal(signal.SIGTERM, forward),
         signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from worker.errors import (
     ContainerTimedOut,
     DockerUnavailable,
     OutputTooLarge,
+    ScanError,
 )
 
 #: Label every scanbox container carries; the reaper touches nothing without it.
@@ -33,6 +34,9 @@ LABEL_JOB = "org.scanbox.job-id"
 LABEL_ATTEMPT = "org.scanbox.attempt"
 LABEL_WORKER = "org.scanbox.worker"
 LABEL_HOST = "org.scanbox.host"
+LABEL_DEPLOYMENT = "org.scanbox.deployment"
+#: How often a wait for a container looks up from the engine to check for an interruption.
+WAIT_SLICE_S = 0.5
 #: Lines of stderr kept to explain a crash.
 STDERR_TAIL_LINES = 20
 #: Docker keeps this many times the output cap of log on disk (JSON escaping can grow each
@@ -54,6 +58,16 @@ class ContainerSpec:
     network: str
     runtime: str = ""
     output_limit_bytes: int = 1024 * 1024
+    deployment: str = "scanbox"
+
+
+#: Asked while a container runs: an error to stop the scan with (its container is killed), or
+#: ``None`` to let it go on.
+Interruption = Callable[[], ScanError | None]
+
+
+def _never() -> ScanError | None:
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +78,7 @@ class RunRequest:
     attempt: int
     worker_id: str
     args: Sequence[str]
+    interruption: Interruption = _never
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,7 +115,7 @@ class DockerRunner:
         container = self._create(request)
         try:
             self._start(container)
-            exit_code = self._wait(container, started=started)
+            exit_code = self._wait(container, started=started, interruption=request.interruption)
             if exit_code != 0:
                 raise self._crash(container, exit_code)
             stdout = self._read_stdout(container)
@@ -123,6 +138,7 @@ class DockerRunner:
                 LABEL_ATTEMPT: str(request.attempt),
                 LABEL_WORKER: request.worker_id,
                 LABEL_HOST: self.hostname,
+                LABEL_DEPLOYMENT: spec.deployment,
             },
             "mem_limit": f"{spec.memory_limit_mb}m",
             "memswap_limit": f"{spec.memory_limit_mb}m",
@@ -167,19 +183,33 @@ class DockerRunner:
         except requests.exceptions.RequestException as error:
             raise DockerUnavailable(f"Docker engine unreachable: {error}") from error
 
-    def _wait(self, container: Container, *, started: float) -> int:
-        timeout_s = self.spec.timeout_ms / 1000
-        remaining = max(timeout_s - (time.monotonic() - started), 0.001)
-        try:
-            status = container.wait(timeout=remaining)
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as error:
-            if time.monotonic() - started < timeout_s:
-                raise DockerUnavailable(f"lost the Docker engine while waiting: {error}") from error
-            self._kill(container)
-            raise ContainerTimedOut(timeout_ms=self.spec.timeout_ms) from error
-        except docker.errors.APIError as error:
-            raise DockerUnavailable(f"waiting for the fetcher container failed: {error}") from error
-        return int(status.get("StatusCode", -1))
+    def _wait(self, container: Container, *, started: float, interruption: Interruption) -> int:
+        """Wait for the exit status, in slices, killing the container past the deadline."""
+        deadline = started + self.spec.timeout_ms / 1000
+        while True:
+            stop = interruption()
+            if stop is not None:
+                self._kill(container)
+                raise stop
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._kill(container)
+                raise ContainerTimedOut(timeout_ms=self.spec.timeout_ms)
+            slice_start = time.monotonic()
+            try:
+                status = container.wait(timeout=min(remaining, WAIT_SLICE_S))
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as error:
+                # A slice that ran its length is a timeout; one that broke early is the engine.
+                if time.monotonic() - slice_start < min(remaining, WAIT_SLICE_S) * 0.9:
+                    raise DockerUnavailable(
+                        f"lost the Docker engine while waiting: {error}"
+                    ) from error
+                continue
+            except docker.errors.APIError as error:
+                raise DockerUnavailable(
+                    f"waiting for the fetcher container failed: {error}"
+                ) from error
+            return int(status.get("StatusCode", -1))
 
     def _kill(self, container: Container) -> None:
         try:

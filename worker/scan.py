@@ -15,18 +15,20 @@ from worker.claim import Claim, Limits, claim_job
 from worker.clock import Clock, utcnow
 from worker.db import Database
 from worker.dispatch import Dispatcher
-from worker.errors import FetchTimedOut, ScanError
+from worker.errors import FetchTimedOut, LeaseLost, ScanError, WorkerShuttingDown
+from worker.lease import LeaseKeeper
 from worker.logs import get_logger
 from worker.models import ScanResult
 from worker.outcome import OutcomePolicy, settle
 from worker.output import FetchReport, parse_report
 from worker.policy import Policy
 from worker.runner import ContainerRun, Runner, RunRequest
+from worker.shutdown import Shutdown
 
 _results = ScanResult.__table__  # type: ignore[attr-defined]
 
-#: Extra lease time beyond the container deadline, for the work around the container.
-LEASE_MARGIN = timedelta(seconds=60)
+#: Default length of a claim's lease; the running worker renews it every third.
+DEFAULT_LEASE_TTL = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +69,8 @@ class Scanner:
         fetch: FetchOptions,
         outcomes: OutcomePolicy,
         policy: Policy | None = None,
+        lease_ttl: timedelta = DEFAULT_LEASE_TTL,
+        shutdown: Shutdown | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.db = db
@@ -77,6 +81,8 @@ class Scanner:
         self.fetch = fetch
         self.outcomes = outcomes
         self.policy = policy or Policy()
+        self.lease_ttl = lease_ttl
+        self.shutdown = shutdown
         self.clock = clock
 
     def scan(self, job_id: str) -> State | None:
@@ -87,7 +93,7 @@ class Scanner:
             job_id=job_id,
             worker_id=self.worker_id,
             limits=self.limits,
-            lease=timedelta(milliseconds=self.limits.timeout_ms) + LEASE_MARGIN,
+            lease=self.lease_ttl,
             now=self.clock(),
         )
         if claim is None:
@@ -95,40 +101,27 @@ class Scanner:
             return None
         log = log.bind(attempt=claim.attempt)
         log.info("job_claimed", state=State.FETCHING.value, url=claim.url)
-        state, version = State.FETCHING, claim.version
-        try:
-            run = self.runner.run(
-                RunRequest(
-                    job_id=job_id,
-                    attempt=claim.attempt,
-                    worker_id=self.worker_id,
-                    args=self.fetch.args(claim.url),
-                )
-            )
-            report = parse_report(run.stdout)
-            if report.error is not None and report.error.code == "timeout":
-                raise FetchTimedOut(report.error.message)
-            analyzing = self._to_analyzing(claim, version, run)
-            if analyzing is None:
-                log.info("outcome_lost", reason="job moved while the container ran")
-                return None
-            state, version = State.ANALYZING, analyzing
-            judgement = judge(report, policy=self.policy)
-            if not self._complete(claim, version, run, report, judgement):
-                log.info("outcome_lost", reason="job moved while it was analysed")
-                return None
-        except ScanError as error:
+        keeper = LeaseKeeper(
+            db=self.db, job_id=job_id, version=claim.version, ttl=self.lease_ttl, clock=self.clock
+        )
+        with keeper:
+            outcome = self._attempt(claim, keeper)
+        if isinstance(outcome, ScanError):
             return settle(
-                error,
+                outcome,
                 claim=claim,
-                source=state,
-                version=version,
+                source=keeper.state,
+                version=keeper.version,
                 db=self.db,
                 dispatcher=self.dispatcher,
                 policy=self.outcomes,
                 actor=self.worker_id,
                 now=self.clock(),
             ).state
+        if outcome is None:
+            log.info("outcome_lost", reason="the job moved while this worker ran it")
+            return None
+        run, report, judgement = outcome
         log.info(
             "job_completed",
             state=State.COMPLETED.value,
@@ -138,6 +131,43 @@ class Scanner:
             duration_ms=round(run.duration_ms, 1),
         )
         return State.COMPLETED
+
+    def _attempt(
+        self, claim: Claim, keeper: LeaseKeeper
+    ) -> tuple[ContainerRun, FetchReport, Judgement] | ScanError | None:
+        """Run the container, validate, judge and record; a ScanError is returned to settle."""
+
+        def interruption() -> ScanError | None:
+            reason = self.shutdown.interruption() if self.shutdown else None
+            if reason is not None:
+                return WorkerShuttingDown(reason)
+            if keeper.lost:
+                return LeaseLost("the claim was taken back while the container ran")
+            return None
+
+        try:
+            run = self.runner.run(
+                RunRequest(
+                    job_id=claim.job_id,
+                    attempt=claim.attempt,
+                    worker_id=self.worker_id,
+                    args=self.fetch.args(claim.url),
+                    interruption=interruption,
+                )
+            )
+            report = parse_report(run.stdout)
+            if report.error is not None and report.error.code == "timeout":
+                raise FetchTimedOut(report.error.message)
+            analyzing = self._to_analyzing(claim, keeper.version, run)
+            if analyzing is None:
+                return None
+            keeper.moved(state=State.ANALYZING, version=analyzing)
+            judgement = judge(report, policy=self.policy)
+            if not self._complete(claim, analyzing, run, report, judgement):
+                return None
+        except ScanError as error:
+            return error
+        return run, report, judgement
 
     def _to_analyzing(self, claim: Claim, version: int, run: ContainerRun) -> int | None:
         def write(connection: Connection) -> int | None:

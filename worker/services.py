@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import docker
 from redis import Redis
@@ -15,6 +16,7 @@ from worker.outcome import OutcomePolicy
 from worker.runner import ContainerSpec, DockerRunner
 from worker.scan import FetchOptions, Scanner
 from worker.settings import Settings
+from worker.shutdown import Shutdown
 
 #: Seconds RQ lets a task run beyond the container deadline before it kills the task itself.
 TASK_TIMEOUT_MARGIN_S = 120
@@ -61,6 +63,19 @@ def container_spec(settings: Settings) -> ContainerSpec:
         network=settings.fetcher_network,
         runtime=settings.container_runtime,
         output_limit_bytes=settings.output_limit_bytes,
+        deployment=settings.deployment,
+    )
+
+
+def outcome_policy(settings: Settings) -> OutcomePolicy:
+    """How failed attempts are settled, from the settings."""
+    return OutcomePolicy(
+        backoff=Backoff(
+            base_s=settings.retry_backoff_ms / 1000,
+            maximum_s=settings.retry_backoff_max_ms / 1000,
+            rng=random.Random(),  # noqa: S311 (jitter, not secrets)
+        ),
+        retry_timeouts=settings.retry_timeouts,
     )
 
 
@@ -71,6 +86,7 @@ def build_scanner(
     db: Database,
     redis: Redis,
     docker_client: docker.DockerClient,
+    shutdown: Shutdown | None = None,
 ) -> Scanner:
     """A scanner wired to real Docker, Redis and the database."""
     return Scanner(
@@ -90,12 +106,7 @@ def build_scanner(
             allowed_ports=settings.fetcher_allowed_ports,
             allow_networks=settings.fetcher_allow_networks,
         ),
-        outcomes=OutcomePolicy(
-            backoff=Backoff(
-                base_s=settings.retry_backoff_ms / 1000,
-                maximum_s=settings.retry_backoff_max_ms / 1000,
-                rng=random.Random(),  # noqa: S311 (jitter, not secrets)
-            ),
-            retry_timeouts=settings.retry_timeouts,
-        ),
+        outcomes=outcome_policy(settings),
+        lease_ttl=timedelta(milliseconds=settings.lease_ttl_ms),
+        shutdown=shutdown,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -86,6 +88,31 @@ class Settings(BaseSettings):
     #: How long a database write keeps retrying while the database is locked.
     database_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
+    #: How long a claim stays valid without renewal; the running worker renews it every third.
+    lease_ttl_ms: int = Field(default=30_000, ge=300)
+    #: How often workers reap expired leases and orphan containers and reconcile with Redis.
+    housekeeping_interval_ms: int = Field(default=15_000, ge=100)
+    #: How long a QUEUED job may go without an RQ job before the reconciler re-dispatches it.
+    reconcile_after_ms: int = Field(default=10_000, ge=0)
+    #: On SIGTERM, how long a running scan may go on before its container is killed.
+    shutdown_grace_ms: int = Field(default=20_000, ge=0)
+    #: Name of this deployment on its Docker hosts; reapers touch only their deployment's
+    #: containers. Empty: derived from the database URL and the queue name.
+    scanbox_deployment: str = ""
+
+    #: How often ``scanbox scheduler`` re-reads the schedules table (edits take effect then).
+    scheduler_refresh_ms: int = Field(default=300_000, ge=50)
+    #: How often a scheduler runs ``scanbox maintenance`` (one replica at a time); 0: never.
+    maintenance_interval_ms: int = Field(default=86_400_000, ge=0)
+    #: Days terminal jobs (with their results and audit rows) are kept; 0: forever.
+    retention_days: int = Field(default=30, ge=0)
+    #: How often a running worker or scheduler writes its run statistics.
+    run_stats_flush_ms: int = Field(default=2_000, ge=0)
+    #: Port of the Prometheus metrics endpoint; worker process N serves on port + N. 0: off.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    #: Address the metrics endpoint listens on.
+    metrics_host: str = "127.0.0.1"
+
     #: Log format: ``json`` (one object a line) or ``console``.
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -116,6 +143,17 @@ class Settings(BaseSettings):
                 if not port.isdigit() or not 1 <= int(port) <= 65535:
                     raise ValueError(f"not a port or port range: {part.strip()!r}")
         return value
+
+    @property
+    def deployment(self) -> str:
+        """This deployment's name: ``SCANBOX_DEPLOYMENT``, or one derived from DB and queue."""
+        if self.scanbox_deployment:
+            return self.scanbox_deployment
+        database = self.turso_connection_url
+        if database.startswith("file:"):
+            database = "file:" + str(Path(database.removeprefix("file:")).resolve())
+        digest = hashlib.sha256(f"{database}|{self.queue_name}".encode()).hexdigest()
+        return f"auto-{digest[:12]}"
 
     @property
     def effective_redis_url(self) -> str:
