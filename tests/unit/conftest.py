@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -9,9 +8,10 @@ from worker.db import Database
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    """A fresh SQLite database file (WAL, as in production) for one test."""
-    database = Database(url=f"file:{tmp_path / 'scanbox.db'}")
+def db(database_url: str) -> Iterator[Database]:
+    """A fresh database for one test: an SQLite file (WAL, as in production) unless the test
+    is marked ``backends`` (then also the libSQL server and PostgreSQL)."""
+    database = Database(url=database_url)
     database.create_schema()
     yield database
     database.dispose()

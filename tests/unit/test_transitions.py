@@ -13,6 +13,8 @@ from worker.db import Database
 from worker.errors import IllegalTransition
 from worker.models import AuditLog, ScanJob
 
+pytestmark = pytest.mark.backends
+
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
