@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import docker.errors
@@ -16,6 +17,8 @@ from rich.console import Console
 
 from statemachine.states import State
 from worker import queries, views
+from worker.bench import report as bench_report
+from worker.bench.run import DEFAULT_OUTPUT, BenchOptions, run_benchmark
 from worker.db import Database
 from worker.errors import ScanboxError, UsageError
 from worker.images import build_fetcher_image
@@ -208,6 +211,44 @@ def show(job_id: str, json_output: JsonOption = False) -> None:
             views.print_json(data)
             return
         stdout.print(views.job_panel(job, result, audit))
+
+
+@app.command()
+def bench(
+    *,
+    count: Annotated[int, typer.Option(help="Scans on each side (N).", min=1)] = BenchOptions.count,
+    concurrency: Annotated[
+        int, typer.Option(help="Bare containers at a time (C).", min=1)
+    ] = BenchOptions.concurrency,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (W).", min=1)
+    ] = BenchOptions.workers,
+    submit_count: Annotated[
+        int, typer.Option(help="Single submits measured.", min=1)
+    ] = BenchOptions.submit_count,
+    batch_size: Annotated[
+        int, typer.Option(help="URLs per batched submit.", min=1)
+    ] = BenchOptions.batch_size,
+    output: Annotated[
+        Path, typer.Option(help="Where the figures are written as JSON.")
+    ] = DEFAULT_OUTPUT,
+) -> None:
+    """Measure a scan's cost against bare fetcher containers, on a page served on loopback."""
+    settings = load_settings()
+    with errors_reported():
+        options = BenchOptions(
+            count=count,
+            concurrency=concurrency,
+            workers=workers,
+            submit_count=submit_count,
+            batch_size=batch_size,
+        )
+        results = bench_report.with_table(
+            run_benchmark(settings, options, progress=lambda line: print(line, file=sys.stderr))
+        )
+        bench_report.write_json(results, output)
+        stdout.print(bench_report.render_table(bench_report.rows(results)), markup=False)
+        stdout.print(f"figures written to {output}", markup=False)
 
 
 @image_app.command("build")

@@ -1,0 +1,144 @@
+"""The limit: the fetcher container's bare lifecycle through the low-level Docker SDK.
+
+create → start → wait → read stdout → remove, nothing else: no database, no queue, no
+validation. It runs the same image and command under the same limits as a scan does, so
+the difference from a scan is what scanbox adds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+
+from worker.runner import ContainerSpec
+
+#: Label on the benchmark's own containers, so that a leftover one can be told apart.
+LABEL_BENCH = "org.scanbox.bench"
+#: Milliseconds in a second.
+MS = 1000.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BareRun:
+    """One bare container lifecycle and how long each step of it took (milliseconds)."""
+
+    total_ms: float
+    create_ms: float
+    start_ms: float
+    wait_ms: float
+    logs_ms: float
+    remove_ms: float
+    exit_code: int
+    #: The fetcher's own start-up time, from its report (``timings.startup_ms``).
+    startup_ms: float | None
+
+
+def host_config(api: docker.APIClient, spec: ContainerSpec) -> dict[str, Any]:
+    """The host configuration of a fetcher container: the limits a scan runs under."""
+    options: dict[str, Any] = {
+        "network_mode": spec.network,
+        "mem_limit": f"{spec.memory_limit_mb}m",
+        "memswap_limit": f"{spec.memory_limit_mb}m",
+        "nano_cpus": int(spec.cpu_limit * 1e9),
+        "pids_limit": spec.pids_limit,
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={spec.tmpfs_mb}m"},  # noqa: S108
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+    }
+    if spec.runtime:
+        options["runtime"] = spec.runtime
+    config: dict[str, Any] = api.create_host_config(**options)
+    return config
+
+
+def startup_ms(stdout: bytes) -> float | None:
+    """``timings.startup_ms`` from a fetcher report, if the output is one."""
+    try:
+        value = json.loads(stdout)["timings"]["startup_ms"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def bare_run(api: docker.APIClient, *, spec: ContainerSpec, command: Sequence[str]) -> BareRun:
+    """Run the fetcher once: create, start, wait, read stdout, remove."""
+    marks = [time.perf_counter()]
+    container = api.create_container(
+        spec.image,
+        command=list(command),
+        user=spec.user,
+        labels={LABEL_BENCH: "baseline"},
+        host_config=host_config(api, spec),
+    )["Id"]
+    try:
+        marks.append(time.perf_counter())
+        api.start(container)
+        marks.append(time.perf_counter())
+        exit_code = int(api.wait(container, timeout=spec.timeout_ms / MS)["StatusCode"])
+        marks.append(time.perf_counter())
+        stdout = api.logs(container, stdout=True, stderr=False)
+        marks.append(time.perf_counter())
+    finally:
+        api.remove_container(container, force=True)
+    marks.append(time.perf_counter())
+    steps = [(after - before) * MS for before, after in itertools.pairwise(marks)]
+    return BareRun(
+        total_ms=(marks[-1] - marks[0]) * MS,
+        create_ms=steps[0],
+        start_ms=steps[1],
+        wait_ms=steps[2],
+        logs_ms=steps[3],
+        remove_ms=steps[4],
+        exit_code=exit_code,
+        startup_ms=startup_ms(stdout),
+    )
+
+
+def run_sequential(
+    api: docker.APIClient, *, spec: ContainerSpec, command: Sequence[str], count: int
+) -> list[BareRun]:
+    """``count`` bare runs, one after another."""
+    return [bare_run(api, spec=spec, command=command) for _ in range(count)]
+
+
+def run_concurrent(
+    open_api: Callable[[], docker.APIClient],
+    *,
+    spec: ContainerSpec,
+    command: Sequence[str],
+    count: int,
+    concurrency: int,
+) -> tuple[list[BareRun], float]:
+    """``count`` bare runs, ``concurrency`` at a time, each thread with its own client.
+
+    Returns the runs and the wall-clock seconds from the first create to the last remove.
+    """
+    local = threading.local()
+    clients: list[docker.APIClient] = []
+    lock = threading.Lock()
+
+    def one(_index: int) -> BareRun:
+        api = getattr(local, "api", None)
+        if api is None:
+            api = local.api = open_api()
+            with lock:
+                clients.append(api)
+        return bare_run(api, spec=spec, command=command)
+
+    started = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bench") as pool:
+            runs = list(pool.map(one, range(count)))
+    finally:
+        for api in clients:
+            api.close()
+    return runs, time.perf_counter() - started

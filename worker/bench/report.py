@@ -1,0 +1,184 @@
+"""The benchmark's results: the targets from issue 6, ratios, the printed table, the JSON."""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Sequential latency: scanbox p50 at most this many times the bare container's p50.
+MAX_LATENCY_RATIO = 1.15
+#: Throughput at W = C: scanbox at least this fraction of the bare containers'.
+MIN_THROUGHPUT_RATIO = 0.85
+#: Batched submits per second, at least.
+MIN_BATCHED_SUBMITS_PER_S = 2000.0
+#: One submit's p50, at most (milliseconds).
+MAX_SINGLE_SUBMIT_P50_MS = 5.0
+#: Resident memory of one worker process, at most (MiB).
+MAX_WORKER_RSS_MIB = 80.0
+#: The fetcher's start inside its container, at most (milliseconds).
+MAX_FETCHER_START_MS = 60.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    """One line of the table: a measure, both sides, their ratio, and a target if any."""
+
+    measure: str
+    baseline: float | None
+    scanbox: float | None
+    target: str = ""
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or self.scanbox is None or self.baseline == 0:
+            return None
+        return self.scanbox / self.baseline
+
+
+def _check(value: float | None, limit: float, compare: Callable[[float, float], bool]) -> bool:
+    return value is not None and compare(value, limit)
+
+
+def _get(results: dict[str, Any], *path: str) -> Any:
+    node: Any = results
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    """The table's rows, from the results ``run_benchmark`` gathered."""
+    get = _get
+    base_p50 = get(results, "baseline", "sequential", "latency", "p50_ms")
+    scan_p50 = get(results, "scanbox", "sequential", "latency", "p50_ms")
+    base_tput = get(results, "baseline", "concurrent", "throughput_per_s")
+    scan_tput = get(results, "scanbox", "concurrent", "throughput_per_s")
+    latency_ratio = None if not base_p50 or scan_p50 is None else scan_p50 / base_p50
+    tput_ratio = None if not base_tput or scan_tput is None else scan_tput / base_tput
+    batched = get(results, "submit", "batched_per_s")
+    single = get(results, "submit", "single", "p50_ms")
+    rss = get(results, "footprint", "worker_rss_max_mib")
+    start = get(results, "scanbox", "sequential", "fetcher_startup", "p50_ms")
+    concurrency = get(results, "options", "concurrency")
+    workers = get(results, "options", "workers")
+    return [
+        Row(
+            measure="sequential latency p50 (ms)",
+            baseline=base_p50,
+            scanbox=scan_p50,
+            target=f"ratio <= {MAX_LATENCY_RATIO}",
+            met=_check(latency_ratio, MAX_LATENCY_RATIO, operator.le),
+        ),
+        Row(
+            measure="sequential latency p95 (ms)",
+            baseline=get(results, "baseline", "sequential", "latency", "p95_ms"),
+            scanbox=get(results, "scanbox", "sequential", "latency", "p95_ms"),
+        ),
+        Row(
+            measure=f"throughput, C={concurrency} W={workers} (scans/s)",
+            baseline=base_tput,
+            scanbox=scan_tput,
+            target=f"ratio >= {MIN_THROUGHPUT_RATIO}",
+            met=_check(tput_ratio, MIN_THROUGHPUT_RATIO, operator.ge),
+        ),
+        Row(
+            measure="concurrent latency p50 (ms)",
+            baseline=get(results, "baseline", "concurrent", "latency", "p50_ms"),
+            scanbox=get(results, "scanbox", "concurrent", "latency", "p50_ms"),
+        ),
+        Row(
+            measure=f"submit, batches of {get(results, 'submit', 'batch_size')} (URLs/s)",
+            baseline=None,
+            scanbox=batched,
+            target=f">= {MIN_BATCHED_SUBMITS_PER_S:.0f}",
+            met=_check(batched, MIN_BATCHED_SUBMITS_PER_S, operator.ge),
+        ),
+        Row(
+            measure="submit, one URL p50 (ms)",
+            baseline=None,
+            scanbox=single,
+            target=f"<= {MAX_SINGLE_SUBMIT_P50_MS}",
+            met=_check(single, MAX_SINGLE_SUBMIT_P50_MS, operator.le),
+        ),
+        Row(
+            measure="worker RSS, largest process (MiB)",
+            baseline=None,
+            scanbox=rss,
+            target=f"<= {MAX_WORKER_RSS_MIB:.0f}",
+            met=_check(rss, MAX_WORKER_RSS_MIB, operator.le),
+        ),
+        Row(
+            measure="fetcher start in container p50 (ms)",
+            baseline=get(results, "baseline", "sequential", "fetcher_startup", "p50_ms"),
+            scanbox=start,
+            target=f"<= {MAX_FETCHER_START_MS:.0f}",
+            met=_check(start, MAX_FETCHER_START_MS, operator.le),
+        ),
+        Row(
+            measure="container peak memory (MiB)",
+            baseline=get(results, "footprint", "container_peak_mib"),
+            scanbox=None,
+        ),
+    ]
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def render_table(table: list[Row]) -> str:
+    """The rows as aligned text for a terminal."""
+    header = ("measure", "baseline", "scanbox", "ratio", "target", "")
+    lines = [
+        (
+            row.measure,
+            _number(row.baseline),
+            _number(row.scanbox),
+            _number(row.ratio),
+            row.target,
+            "" if row.met is None else ("met" if row.met else "MISSED"),
+        )
+        for row in table
+    ]
+    widths = [max(len(line[index]) for line in [header, *lines]) for index in range(6)]
+
+    def fmt(line: tuple[str, ...]) -> str:
+        cells = [
+            cell.ljust(width) if index in (0, 4, 5) else cell.rjust(width)
+            for index, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([fmt(header), *(fmt(line) for line in lines)])
+
+
+def with_table(results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` with the table's rows added under ``table`` (ratios and targets)."""
+    return results | {
+        "table": [
+            {
+                "measure": row.measure,
+                "baseline": row.baseline,
+                "scanbox": row.scanbox,
+                "ratio": None if row.ratio is None else round(row.ratio, 3),
+                "target": row.target or None,
+                "met": row.met,
+            }
+            for row in rows(results)
+        ]
+    }
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    """Write ``results`` to ``path`` (its directory is created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,322 @@
+"""Running the whole benchmark: the page, the bare baseline, scanbox's workers, the rest.
+
+Everything it makes is its own: an SQLite file in a temporary directory, RQ queues named
+``bench-<random>`` (emptied at the end), containers labelled ``org.scanbox.bench`` or run by
+its own workers. Fetchers share the host's network and may reach only 127.0.0.0/8, where the
+benchmark serves its page.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import docker
+from redis import Redis
+
+from worker.bench import baseline, footprint, pipeline
+from worker.bench.site import serve_page
+from worker.bench.stats import summarize
+from worker.bench.submit_rate import measure_submit_rate
+from worker.errors import BenchmarkFailed, ConfigurationError
+from worker.scan import FetchOptions
+from worker.services import container_spec, dispatcher, open_database, open_docker, open_redis
+from worker.settings import Settings
+
+#: Scans on each side, by default: about a minute in all on two cores.
+DEFAULT_COUNT = 20
+#: Bare containers at a time, and worker processes, for the throughput comparison.
+DEFAULT_CONCURRENCY = 4
+DEFAULT_WORKERS = 4
+#: Single submits measured, and the batch size of the batched ones.
+DEFAULT_SUBMIT_COUNT = 1000
+DEFAULT_BATCH_SIZE = 100
+#: Where ``scanbox bench`` writes its figures unless told.
+DEFAULT_OUTPUT = Path("scanbox-bench.json")
+#: Runs on each side before measuring (page cache, connections, imports).
+WARMUP_RUNS = 2
+#: Containers whose peak memory is measured.
+FOOTPRINT_SAMPLES = 3
+#: The only network the benchmark's fetchers may reach: its own loopback page.
+LOOPBACK = "127.0.0.0/8"
+#: Turns the two sides take at the concurrent measure, so that a change of load on the
+#: machine falls on both.
+ROUNDS = 2
+#: How long one phase may wait for its scans.
+SCAN_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchOptions:
+    """How much to measure."""
+
+    count: int = DEFAULT_COUNT
+    concurrency: int = DEFAULT_CONCURRENCY
+    workers: int = DEFAULT_WORKERS
+    submit_count: int = DEFAULT_SUBMIT_COUNT
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+
+Progress = Callable[[str], None]
+
+
+def bench_environment(*, database: Path, queue: str, redis_url: str) -> dict[str, str]:
+    """The settings the benchmark's worker processes run with, on top of the caller's."""
+    return {
+        "TURSO_CONNECTION_URL": f"file:{database}",
+        "QUEUE_NAME": queue,
+        "REDIS_URL": redis_url,
+        "FETCHER_NETWORK": "host",
+        "FETCHER_ALLOW_NETWORKS": LOOPBACK,
+        "FETCHER_ALLOWED_PORTS": "any",
+    }
+
+
+def bench_settings(settings: Settings, environment: dict[str, str]) -> Settings:
+    """``settings`` as the workers started with ``environment`` read them."""
+    values = settings.model_dump() | {name.lower(): value for name, value in environment.items()}
+    return Settings.model_validate(values)
+
+
+def fetch_options(settings: Settings) -> FetchOptions:
+    """The fetcher options a scan runs with."""
+    return FetchOptions(
+        timeout_ms=settings.fetch_timeout_ms,
+        max_body_bytes=settings.fetcher_max_body_bytes,
+        allowed_ports=settings.fetcher_allowed_ports,
+        allow_networks=settings.fetcher_allow_networks,
+    )
+
+
+def _machine(client: docker.DockerClient) -> dict[str, Any]:
+    info = client.info()
+    return {
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "docker": info.get("ServerVersion"),
+        "cgroup": info.get("CgroupVersion"),
+        "storage_driver": info.get("Driver"),
+    }
+
+
+def _summary(values: list[float | None]) -> dict[str, Any] | None:
+    present = [value for value in values if value is not None]
+    return summarize(present).as_dict() if present else None
+
+
+def _bare_results(runs: list[baseline.BareRun]) -> dict[str, Any]:
+    if any(run.exit_code != 0 for run in runs):
+        raise BenchmarkFailed("a bare fetcher container exited with an error")
+    steps = ("create_ms", "start_ms", "wait_ms", "logs_ms", "remove_ms")
+    return {
+        "latency": _summary([run.total_ms for run in runs]),
+        "steps_p50_ms": {
+            step: summarize([getattr(run, step) for run in runs]).p50_ms for step in steps
+        },
+        "fetcher_startup": _summary([run.startup_ms for run in runs]),
+    }
+
+
+def _scan_results(timings: list[pipeline.ScanTiming]) -> dict[str, Any]:
+    stages = ("pickup_ms", "fetching_ms", "analyzing_ms")
+    return {
+        "latency": _summary([timing.latency_ms for timing in timings]),
+        "stages_p50_ms": {
+            stage: summarize([getattr(timing, stage) for timing in timings]).p50_ms
+            for stage in stages
+        },
+        "runner": _summary([timing.runner_ms for timing in timings]),
+        "fetcher_startup": _summary([timing.startup_ms for timing in timings]),
+    }
+
+
+def run_benchmark(
+    settings: Settings, options: BenchOptions, *, progress: Progress
+) -> dict[str, Any]:
+    """Measure everything; return the results as JSON-ready data."""
+    workdir = Path(tempfile.mkdtemp(prefix="scanbox-bench-"))
+    queue = f"bench-{secrets.token_hex(4)}"
+    environment = bench_environment(
+        database=workdir / "bench.db", queue=queue, redis_url=settings.effective_redis_url
+    )
+    settings = bench_settings(settings, environment)
+    client = open_docker()
+    redis = open_redis(settings)
+    try:
+        try:
+            client.images.get(settings.fetcher_image)
+        except docker.errors.ImageNotFound as error:
+            raise ConfigurationError(
+                f"fetcher image {settings.fetcher_image!r} not found (run `scanbox image build`)"
+            ) from error
+        with serve_page() as url:
+            return _measure(
+                settings, options, url=url, environment=environment, workdir=workdir,
+                client=client, redis=redis, progress=progress,
+            )  # fmt: skip
+    finally:
+        for name in (queue, submit_queue(queue)):
+            pipeline.clear_queues(redis, name)
+        redis.close()
+        client.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def shares(count: int, rounds: int) -> list[int]:
+    """``count`` split into at most ``rounds`` near-equal parts, none of them empty."""
+    parts = [count // rounds + (1 if index < count % rounds else 0) for index in range(rounds)]
+    return [part for part in parts if part]
+
+
+def _measure(
+    settings: Settings,
+    options: BenchOptions,
+    *,
+    url: str,
+    environment: dict[str, str],
+    workdir: Path,
+    client: docker.DockerClient,
+    redis: Redis,
+    progress: Progress,
+) -> dict[str, Any]:
+    load_at_start = os.getloadavg()[0]
+    spec = container_spec(settings)
+    command = fetch_options(settings).args(url)
+    api = client.api
+    count = options.count
+    db = open_database(settings)
+    db.create_schema()
+    dispatch = dispatcher(settings, redis)
+    log_path = workdir / "workers.log"
+    progress(f"starting `scanbox worker --concurrency {options.workers}`; warming up both sides")
+    with pipeline.worker_group(
+        env=environment, workers=options.workers, log_path=log_path
+    ) as group:
+        try:
+            group.wait_ready(redis, queue=settings.queue_name, count=options.workers)
+            baseline.run_sequential(api, spec=spec, command=command, count=WARMUP_RUNS)
+            pipeline.scan_all_at_once(
+                db, dispatch, url=url, count=options.workers, timeout_s=SCAN_TIMEOUT_S
+            )
+            progress(f"in sequence: {count} bare containers and {count} scans, taking turns")
+            bare_runs: list[baseline.BareRun] = []
+            scans: list[str] = []
+            for _ in range(count):
+                bare_runs += baseline.run_sequential(api, spec=spec, command=command, count=1)
+                scans += pipeline.scan_one_at_a_time(
+                    db, dispatch, url=url, count=1, timeout_s=SCAN_TIMEOUT_S
+                )
+            progress(
+                f"at once: {count} bare containers {options.concurrency} at a time and "
+                f"{count} scans on {options.workers} workers, in {ROUNDS} turns"
+            )
+            bare_batch: list[baseline.BareRun] = []
+            batch: list[str] = []
+            bare_wall_s = scan_wall_s = 0.0
+            for share in shares(count, ROUNDS):
+                runs, wall_s = baseline.run_concurrent(
+                    lambda: open_docker().api,
+                    spec=spec,
+                    command=command,
+                    count=share,
+                    concurrency=options.concurrency,
+                )
+                bare_batch += runs
+                bare_wall_s += wall_s
+                job_ids, wall_s = pipeline.scan_all_at_once(
+                    db, dispatch, url=url, count=share, timeout_s=SCAN_TIMEOUT_S
+                )
+                batch += job_ids
+                scan_wall_s += wall_s
+            memory = [footprint.process_memory(pid) for pid in footprint.process_tree(group.pid)]
+        except BenchmarkFailed as error:
+            raise BenchmarkFailed(f"{error} (worker log: {_tail(log_path)})") from error
+    results: dict[str, Any] = {
+        "baseline": {
+            "sequential": _bare_results(bare_runs),
+            "concurrent": _bare_results(bare_batch) | _throughput(count, bare_wall_s),
+        },
+        "scanbox": {
+            "sequential": _scan_results([pipeline.scan_timing(db, job) for job in scans]),
+            "concurrent": _scan_results([pipeline.scan_timing(db, job) for job in batch])
+            | _throughput(count, scan_wall_s),
+        },
+    }
+    db.dispose()
+    progress(f"submit rate: {options.submit_count} single submits, then batches")
+    results["submit"] = _submit_rate(settings, options, url=url, workdir=workdir, redis=redis)
+    progress(f"footprint: peak memory of {FOOTPRINT_SAMPLES} fetcher containers")
+    workers = [entry for entry in memory if entry.pid != group.pid] or memory
+    results["footprint"] = {
+        "worker_rss_max_mib": max(entry.rss_mib for entry in workers),
+        "processes": [asdict(entry) for entry in memory],
+        "container_peak_mib": max(
+            footprint.container_peak_mib(api, spec=spec, command=command)
+            for _ in range(FOOTPRINT_SAMPLES)
+        ),
+    }
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": _machine(client)
+        | {"load_average_1m": {"start": load_at_start, "end": os.getloadavg()[0]}},
+        "options": asdict(options),
+        "settings": {
+            "fetcher_image": settings.fetcher_image,
+            "image_id": client.images.get(settings.fetcher_image).id,
+            "network": settings.fetcher_network,
+            "cpu_limit": settings.container_cpu_limit,
+            "memory_limit_mb": settings.container_memory_limit_mb,
+            "runtime": settings.container_runtime or "default",
+        },
+        **results,
+    }
+
+
+def _throughput(count: int, wall_s: float) -> dict[str, float]:
+    return {"wall_s": round(wall_s, 3), "throughput_per_s": round(count / wall_s, 2)}
+
+
+def _submit_rate(
+    settings: Settings, options: BenchOptions, *, url: str, workdir: Path, redis: Redis
+) -> dict[str, Any]:
+    submit_settings = bench_settings(
+        settings,
+        {
+            "TURSO_CONNECTION_URL": f"file:{workdir / 'submit.db'}",
+            "QUEUE_NAME": submit_queue(settings.queue_name),
+        },
+    )
+    db = open_database(submit_settings)
+    db.create_schema()
+    try:
+        rate = measure_submit_rate(
+            db,
+            dispatcher(submit_settings, redis),
+            url=url,
+            count=options.submit_count,
+            batch_size=options.batch_size,
+        )
+    finally:
+        db.dispose()
+    return {"function": "worker.submit.submit_urls"} | asdict(rate)
+
+
+def submit_queue(queue: str) -> str:
+    """The queue the submit-rate measure fills (no worker listens on it)."""
+    return f"{queue}-submit"
+
+
+def _tail(path: Path, *, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "unreadable"
