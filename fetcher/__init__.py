@@ -1,0 +1,25 @@
+"""scanbox's fetcher: fetch one untrusted URL safely from inside a locked-down container.
+
+Run as ``python3 -m fetcher URL [options]``; it prints exactly one JSON object on stdout (see
+:mod:`fetcher.report`). Standard library only, so it starts fast on a bare Python image, and
+this package imports nothing on its own so ``-m fetcher`` pays only for what it uses.
+
+Modules, one concept each:
+
+- :mod:`fetcher.options`: command-line settings; :mod:`fetcher.ports`: the port allow-list
+- :mod:`fetcher.urls`: which URLs may be fetched; :mod:`fetcher.addresses`: which IPs
+- :mod:`fetcher.resolution`: resolve once, check every address, pin them
+- :mod:`fetcher.connection`: HTTP(S) connections pinned to checked addresses
+- :mod:`fetcher.fetch`: the redirect and retry loop; :mod:`fetcher.deadline`: the total
+  deadline; :mod:`fetcher.retry`: when and how long to back off
+- :mod:`fetcher.body`: the capped, decoded body; :mod:`fetcher.content`: response headers
+- :mod:`fetcher.errors`: what can go wrong; :mod:`fetcher.failures`: which code a low-level
+  failure becomes
+- :mod:`fetcher.tls`, :mod:`fetcher.html`, :mod:`fetcher.page`, :mod:`fetcher.download`,
+  :mod:`fetcher.observations`: what was found
+- :mod:`fetcher.report` and :mod:`fetcher.bounds`: the JSON report;
+  :mod:`fetcher.startup`: how long the process took to get going
+
+Value objects are ``typing.NamedTuple`` classes built with keyword arguments, not dataclasses:
+importing dataclasses pulls in ``inspect`` and cost about a tenth of the fetcher's start-up.
+"""

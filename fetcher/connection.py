@@ -1,0 +1,216 @@
+"""HTTP and HTTPS connections pinned to addresses that were checked before connecting.
+
+http.client would resolve the host name again in ``connect()``; these subclasses instead open
+the socket to a :class:`~fetcher.resolution.PinnedAddress`, while the Host header, SNI and
+certificate verification keep using the name from the URL. Every read and write afterwards is
+bounded by both the per-read timeout and the fetch's total deadline, re-armed before each
+``recv``, so a peer that drips one byte at a time cannot stretch the fetch.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from fetcher.deadline import Deadline
+from fetcher.resolution import PinnedAddress
+from fetcher.tls import TlsSession
+
+
+class SocketOpener(Protocol):
+    """Opens a connected TCP socket; injected so tests can record or refuse connection attempts."""
+
+    def __call__(
+        self, *, family: int, sockaddr: tuple[Any, ...], timeout: float
+    ) -> socket.socket: ...
+
+
+def open_socket(*, family: int, sockaddr: tuple[Any, ...], timeout: float) -> socket.socket:
+    """Connect a new TCP socket to exactly ``sockaddr``, giving up after ``timeout`` seconds."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection that connects only to its pinned, already checked addresses."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        addresses: Sequence[PinnedAddress],
+        deadline: Deadline,
+        connect_timeout: float,
+        read_timeout: float,
+        opener: SocketOpener = open_socket,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(host, port, timeout=connect_timeout)
+        self._addresses = tuple(addresses)
+        self._deadline = deadline
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._opener = opener
+        self._clock = clock
+        #: The address the socket is connected to, once connected.
+        self.peer: PinnedAddress | None = None
+        #: Seconds the connect (and TLS handshake) took, once connected.
+        self.connect_seconds: float | None = None
+
+    def connect(self) -> None:
+        """Open the socket to the first pinned address that accepts, never to the host name."""
+        started = self._clock()
+        raw = self._open_pinned()
+        try:
+            self.sock = self._wrap(raw)
+        except BaseException:
+            raw.close()
+            raise
+        self.connect_seconds = self._clock() - started
+
+    def _wrap(self, raw: socket.socket) -> Any:
+        """Return the object http.client will use as its socket; HTTPS adds TLS here."""
+        return DeadlineSocket(raw, deadline=self._deadline, read_timeout=self._read_timeout)
+
+    def _open_pinned(self) -> socket.socket:
+        # Like socket.create_connection, try each address in turn and report the last failure;
+        # every address here passed the blocklist, so falling back stays within policy.
+        failure: OSError | None = None
+        for pinned in self._addresses:
+            timeout = self._deadline.bound(self._connect_timeout)
+            try:
+                sock = self._opener(family=pinned.family, sockaddr=pinned.sockaddr, timeout=timeout)
+            except OSError as error:
+                failure = error
+                continue
+            self.peer = pinned
+            return sock
+        raise failure if failure is not None else OSError("no address to connect to")
+
+
+class PinnedHTTPSConnection(PinnedHTTPConnection):
+    """An HTTPS connection to a pinned address that still verifies the certificate for the name."""
+
+    default_port = http.client.HTTPS_PORT
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        addresses: Sequence[PinnedAddress],
+        deadline: Deadline,
+        connect_timeout: float,
+        read_timeout: float,
+        context: ssl.SSLContext,
+        opener: SocketOpener = open_socket,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            host=host,
+            port=port,
+            addresses=addresses,
+            deadline=deadline,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            opener=opener,
+            clock=clock,
+        )
+        if not context.check_hostname or context.verify_mode != ssl.CERT_REQUIRED:
+            raise ValueError("the TLS context must verify the certificate and the host name")
+        self._context = context
+        #: Protocol, cipher and verified certificate, once the handshake has completed.
+        self.tls_session: TlsSession | None = None
+
+    def _wrap(self, raw: socket.socket) -> Any:
+        raw.settimeout(self._deadline.bound(self._connect_timeout))
+        tls = self._context.wrap_socket(raw, server_hostname=self.host)
+        version, cipher = tls.version(), tls.cipher()
+        if version is None or cipher is None:
+            raise ssl.SSLError("the TLS handshake did not complete")
+        self.tls_session = TlsSession(
+            version=version, cipher=cipher[0], certificate=tls.getpeercert()
+        )
+        return DeadlineSocket(tls, deadline=self._deadline, read_timeout=self._read_timeout)
+
+
+class DeadlineSocket:
+    """The socket http.client sees: every send and receive re-arms the timeout first.
+
+    http.client only calls ``sendall``, ``makefile`` and ``close`` on its socket, so this
+    narrow wrapper serves plain and TLS sockets alike. Like :class:`socket.socket`, closing it
+    while a response still reads from it defers the real close until that reader is closed:
+    http.client "closes" the connection as soon as a ``Connection: close`` response begins.
+    """
+
+    def __init__(self, sock: socket.socket, *, deadline: Deadline, read_timeout: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+        self._read_timeout = read_timeout
+        self._open_readers = 0
+        self._close_requested = False
+
+    def sendall(self, data: bytes) -> None:
+        """Send ``data``, waiting no longer than the read timeout or the deadline allows."""
+        self._arm()
+        self._sock.sendall(data)
+
+    def recv_into(self, buffer: Any) -> int:
+        """Receive into ``buffer``, waiting no longer than the read timeout or the deadline."""
+        self._arm()
+        return self._sock.recv_into(buffer)
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        """Return the buffered reader http.client parses the response from."""
+        if mode != "rb":
+            raise ValueError(f"only binary reading is supported, not {mode!r}")
+        self._open_readers += 1
+        return io.BufferedReader(_SocketReader(self))
+
+    def close(self) -> None:
+        """Close the socket now, or once the last open reader is closed."""
+        self._close_requested = True
+        self._release()
+
+    def reader_closed(self) -> None:
+        """Note that a reader from :meth:`makefile` was closed."""
+        self._open_readers -= 1
+        self._release()
+
+    def _arm(self) -> None:
+        self._sock.settimeout(self._deadline.bound(self._read_timeout))
+
+    def _release(self) -> None:
+        if self._close_requested and self._open_readers <= 0:
+            self._sock.close()
+
+
+class _SocketReader(io.RawIOBase):
+    """Raw reads through a :class:`DeadlineSocket`, for buffering by io.BufferedReader."""
+
+    def __init__(self, owner: DeadlineSocket) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._owner.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._owner.reader_closed()
+        super().close()

@@ -1,0 +1,349 @@
+"""Fetching one URL: redirects, retries, deadlines and the bounded body read.
+
+Each hop is checked the same way: :func:`~fetcher.urls.parse_target` (scheme and port),
+:func:`~fetcher.resolution.resolve_checked` (one resolution, every address checked), then a
+connection pinned to the checked addresses. Every failure becomes the outcome's ``error``;
+the last response received, if any, is kept alongside it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Callable
+from typing import NamedTuple
+from urllib.parse import urljoin
+
+from fetcher.body import BodyCollector
+from fetcher.connection import (
+    PinnedHTTPConnection,
+    PinnedHTTPSConnection,
+    SocketOpener,
+    open_socket,
+)
+from fetcher.deadline import Deadline
+from fetcher.errors import (
+    BadUrl,
+    ConnectionFailed,
+    FetchError,
+    ProtocolViolation,
+    RedirectLimit,
+    TlsFailed,
+)
+from fetcher.failures import TRANSPORT_FAILURES, failure_for
+from fetcher.options import FetchOptions
+from fetcher.outcome import FetchOutcome, Redirect, ResponseFacts
+from fetcher.resolution import PinnedAddress, Resolver, resolve_checked
+from fetcher.retry import RETRYABLE_STATUSES, retry_delay
+from fetcher.startup import process_age
+from fetcher.urls import Target, parse_target
+
+#: Statuses whose Location is followed.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Bytes asked of the connection per read while streaming the body.
+READ_CHUNK_BYTES = 64 * 1024
+#: Accept header: what a browser would ask for, so servers answer as they would to a victim.
+ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+#: Content codings the fetcher can decode within the body cap.
+ACCEPT_ENCODING = "gzip, deflate"
+#: http.client's numeric protocol versions, as reported.
+HTTP_VERSIONS = {10: "HTTP/1.0", 11: "HTTP/1.1"}
+#: Milliseconds per second, for the report's timings.
+MILLISECONDS = 1000.0
+
+
+def fetch(
+    url: str,
+    *,
+    options: FetchOptions,
+    resolver: Resolver = socket.getaddrinfo,
+    opener: SocketOpener = open_socket,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    wall_clock: Callable[[], float] = time.time,
+    process_age: Callable[[], float | None] = process_age,
+) -> FetchOutcome:
+    """Fetch ``url`` under ``options`` and say what happened; never raises a FetchError.
+
+    ``resolver``, ``opener``, the clocks and ``sleep`` are the fetch's only ways to reach the
+    outside world, so tests can replace each of them.
+    """
+    run = _FetchRun(
+        options=options,
+        resolver=resolver,
+        opener=opener,
+        clock=clock,
+        sleep=sleep,
+        wall_clock=wall_clock,
+        process_age=process_age,
+    )
+    return run.run(url)
+
+
+class _Hop(NamedTuple):
+    """A URL that passed every check, with the addresses its connection is pinned to."""
+
+    target: Target
+    addresses: tuple[PinnedAddress, ...]
+
+
+class _Exchange(NamedTuple):
+    """A request sent and a response whose headers have arrived, body still unread."""
+
+    hop: _Hop
+    connection: PinnedHTTPConnection
+    response: http.client.HTTPResponse
+    connect_ms: float | None
+    ttfb_ms: float
+
+
+class _Retry(NamedTuple):
+    """Ask for the same hop again after ``delay`` seconds."""
+
+    delay: float
+
+
+class _FetchRun:
+    """The state of one fetch: deadline, attempts so far, redirects seen, last response."""
+
+    def __init__(
+        self,
+        *,
+        options: FetchOptions,
+        resolver: Resolver,
+        opener: SocketOpener,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        wall_clock: Callable[[], float],
+        process_age: Callable[[], float | None],
+    ) -> None:
+        self._options = options
+        self._resolver = resolver
+        self._opener = opener
+        self._clock = clock
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._process_age = process_age
+        self._deadline = Deadline(clock=clock, seconds=options.timeout_ms / MILLISECONDS)
+        self._tls_context: ssl.SSLContext | None = None
+        self._attempts = 0
+        self._retries = 0
+        self._redirects: list[Redirect] = []
+        self._final: ResponseFacts | None = None
+        self._startup_ms: float | None = None
+
+    def run(self, url: str) -> FetchOutcome:
+        """Fetch ``url`` and return the outcome, whatever happened."""
+        error: FetchError | None = None
+        try:
+            self._follow(url)
+        except FetchError as failure:
+            error = failure
+        final = self._final
+        return FetchOutcome(
+            requested_url=url,
+            final=final,
+            redirects=tuple(self._redirects),
+            attempts=self._attempts,
+            error=error,
+            not_modified=(
+                final is not None and final.status_code == 304 and self._options.conditional
+            ),
+            total_ms=self._deadline.elapsed() * MILLISECONDS,
+            startup_ms=self._startup_ms,
+        )
+
+    def _follow(self, url: str) -> None:
+        hop = self._prepare(url)
+        while True:
+            exchange = self._exchange(hop)
+            try:
+                step = self._decide(exchange)
+            finally:
+                # Closing the response as well as the connection really closes the socket,
+                # which is how a truncated read stops the server from sending more.
+                exchange.response.close()
+                exchange.connection.close()
+            if step is None:
+                return
+            if isinstance(step, _Retry):
+                self._retries += 1
+                self._sleep(step.delay)
+            else:
+                hop = step
+
+    def _prepare(self, url: str) -> _Hop:
+        """Check ``url`` and resolve its host once; raises BadUrl, Blocked, DnsFailed, TimedOut."""
+        target = parse_target(url, allowed_ports=self._options.allowed_ports)
+        addresses = resolve_checked(
+            target,
+            resolver=self._resolver,
+            allowed_networks=self._options.allowed_networks,
+            deadline=self._deadline,
+        )
+        return _Hop(target=target, addresses=addresses)
+
+    def _decide(self, exchange: _Exchange) -> _Hop | _Retry | None:
+        """Follow a redirect, schedule a retry, or read the body of the final response."""
+        response = exchange.response
+        location = response.getheader("location")
+        if response.status in REDIRECT_STATUSES and location is not None:
+            return self._redirect(exchange, location.strip())
+        if response.status in RETRYABLE_STATUSES and self._retries < self._options.retries:
+            delay = retry_delay(
+                retry_after=response.getheader("retry-after"),
+                retry_number=self._retries + 1,
+                now=self._wall_clock(),
+            )
+            # Only wait if there is time left to ask again afterwards.
+            if delay < self._deadline.remaining():
+                return _Retry(delay=delay)
+        self._finish(exchange)
+        return None
+
+    def _redirect(self, exchange: _Exchange, location: str) -> _Hop:
+        url = exchange.hop.target.url
+        self._redirects.append(
+            Redirect(url=url, status_code=exchange.response.status, location=location)
+        )
+        try:
+            if len(self._redirects) > self._options.max_redirects:
+                raise RedirectLimit(
+                    f"more than {self._options.max_redirects} redirects", url=location
+                )
+            try:
+                next_url = urljoin(url, location)
+            except ValueError as error:
+                raise BadUrl(f"the Location cannot be parsed: {error}", url=location) from None
+            return self._prepare(next_url)
+        except FetchError:
+            # The redirect response is the last one received; report it with its body.
+            self._finish(exchange)
+            raise
+
+    def _exchange(self, hop: _Hop) -> _Exchange:
+        """Connect to the pinned addresses, send the request and read the response headers."""
+        connection = self._connection(hop)
+        self._attempts += 1
+        try:
+            connection.connect()
+            if self._startup_ms is None:
+                age = self._process_age()
+                self._startup_ms = None if age is None else age * MILLISECONDS
+            sent_at = self._clock()
+            connection.request("GET", hop.target.request_target, headers=self._headers())
+            response = connection.getresponse()
+            ttfb_ms = (self._clock() - sent_at) * MILLISECONDS
+        except TRANSPORT_FAILURES as error:
+            connection.close()
+            raise failure_for(error, url=hop.target.url) from None
+        connect_seconds = connection.connect_seconds
+        return _Exchange(
+            hop=hop,
+            connection=connection,
+            response=response,
+            connect_ms=None if connect_seconds is None else connect_seconds * MILLISECONDS,
+            ttfb_ms=ttfb_ms,
+        )
+
+    def _connection(self, hop: _Hop) -> PinnedHTTPConnection:
+        target = hop.target
+        connect_timeout = self._options.connect_timeout_ms / MILLISECONDS
+        read_timeout = self._options.read_timeout_ms / MILLISECONDS
+        if target.scheme == "https":
+            return PinnedHTTPSConnection(
+                host=target.host,
+                port=target.port,
+                addresses=hop.addresses,
+                deadline=self._deadline,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                context=self._https_context(target),
+                opener=self._opener,
+                clock=self._clock,
+            )
+        return PinnedHTTPConnection(
+            host=target.host,
+            port=target.port,
+            addresses=hop.addresses,
+            deadline=self._deadline,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            opener=self._opener,
+            clock=self._clock,
+        )
+
+    def _https_context(self, target: Target) -> ssl.SSLContext:
+        """Build the verifying TLS context once per fetch, and only if a hop uses https."""
+        if self._tls_context is None:
+            context = ssl.create_default_context()
+            # As http.client does for its own contexts: offer HTTP/1.1, the only protocol spoken.
+            context.set_alpn_protocols(["http/1.1"])
+            if self._options.ca_file is not None:
+                try:
+                    context.load_verify_locations(cafile=self._options.ca_file)
+                except (OSError, ssl.SSLError) as error:
+                    raise TlsFailed(f"cannot load the CA file: {error}", url=target.url) from None
+            self._tls_context = context
+        return self._tls_context
+
+    def _headers(self) -> dict[str, str]:
+        headers = {
+            "User-Agent": self._options.user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+            "Connection": "close",
+        }
+        if self._options.if_none_match is not None:
+            headers["If-None-Match"] = self._options.if_none_match
+        if self._options.if_modified_since is not None:
+            headers["If-Modified-Since"] = self._options.if_modified_since
+        return headers
+
+    def _finish(self, exchange: _Exchange) -> None:
+        """Stream the body into the cap and record this as the final response.
+
+        A failure part-way keeps the partial body in the report and is raised afterwards.
+        """
+        response = exchange.response
+        collector = BodyCollector(
+            max_bytes=self._options.max_body_bytes,
+            content_encoding=response.getheader("content-encoding"),
+        )
+        url = exchange.hop.target.url
+        failure: FetchError | None = None
+        try:
+            while chunk := response.read1(READ_CHUNK_BYTES):
+                if not collector.feed(chunk):
+                    break
+            else:
+                if response.length:
+                    failure = ConnectionFailed(
+                        f"the connection closed {response.length} bytes before the body ended",
+                        url=url,
+                    )
+        except zlib.error as error:
+            failure = ProtocolViolation(f"the body could not be decoded: {error}", url=url)
+        except TRANSPORT_FAILURES as error:
+            failure = failure_for(error, url=url)
+        if failure is not None:
+            collector.truncated = True
+        connection = exchange.connection
+        self._final = ResponseFacts(
+            url=url,
+            status_code=response.status,
+            reason=response.reason,
+            http_version=HTTP_VERSIONS.get(response.version),
+            headers=tuple(response.getheaders()),
+            body=collector.result(),
+            peer=connection.peer,
+            port=exchange.hop.target.port,
+            tls=connection.tls_session if isinstance(connection, PinnedHTTPSConnection) else None,
+            connect_ms=exchange.connect_ms,
+            ttfb_ms=exchange.ttfb_ms,
+        )
+        if failure is not None:
+            raise failure

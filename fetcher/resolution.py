@@ -1,0 +1,118 @@
+"""Resolving a host once and checking every address it yields, before anything connects.
+
+The addresses returned here are the only ones the fetch connects to for that hop: the name is
+never resolved again behind the check's back (DNS rebinding), and a name with even one blocked
+address is refused whole, since which address a later lookup would favour is not ours to know.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple, Protocol
+
+from fetcher.addresses import IPAddress, IPNetwork, classify
+from fetcher.deadline import Deadline
+from fetcher.errors import Blocked, DnsFailed, TimedOut
+from fetcher.urls import Target
+
+#: What a resolver returns per address: family, type, protocol, canonical name, socket address.
+AddressInfo = tuple[int, int, int, str, tuple[Any, ...]]
+
+
+class Resolver(Protocol):
+    """The :func:`socket.getaddrinfo` interface, so tests can inject a fake one."""
+
+    def __call__(self, host: str, port: int, *, type: int) -> Sequence[AddressInfo]: ...
+
+
+class PinnedAddress(NamedTuple):
+    """A checked address and the exact socket address to connect to for it."""
+
+    family: int
+    address: IPAddress
+    sockaddr: tuple[Any, ...]
+
+
+def resolve_checked(
+    target: Target,
+    *,
+    resolver: Resolver,
+    allowed_networks: Iterable[IPNetwork],
+    deadline: Deadline,
+) -> tuple[PinnedAddress, ...]:
+    """Resolve ``target.host`` once and return its addresses if every one of them is allowed.
+
+    Raises DnsFailed when nothing usable comes back, Blocked naming the first blocked address
+    and its category, TimedOut when resolution outlives the total deadline.
+    """
+    infos = _resolve_within(target, resolver=resolver, deadline=deadline)
+    networks = tuple(allowed_networks)
+    pinned: list[PinnedAddress] = []
+    for family, _type, _proto, _canonical, sockaddr in infos:
+        address = _address_of(family, sockaddr)
+        if address is None:
+            raise Blocked(
+                f"{target.host} resolved to {sockaddr!r}, which is not an IP address",
+                url=target.url,
+            )
+        category = classify(address, allowed_networks=networks)
+        if category is not None:
+            raise Blocked(
+                f"{target.host} resolves to {address}, which is blocked as {category}",
+                url=target.url,
+            )
+        candidate = PinnedAddress(
+            family=family, address=address, sockaddr=_with_port(sockaddr, target.port)
+        )
+        if candidate not in pinned:
+            pinned.append(candidate)
+    if not pinned:
+        raise DnsFailed(f"{target.host} resolved to no addresses", url=target.url)
+    return tuple(pinned)
+
+
+def _resolve_within(
+    target: Target, *, resolver: Resolver, deadline: Deadline
+) -> Sequence[AddressInfo]:
+    """Call the resolver on a helper thread so a stuck lookup cannot outlive the deadline.
+
+    getaddrinfo has no timeout of its own; a thread left blocked in it dies with the process.
+    """
+    outcome: list[Sequence[AddressInfo] | OSError | UnicodeError] = []
+    finished = threading.Event()
+
+    def resolve() -> None:
+        try:
+            outcome.append(resolver(target.host, target.port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as error:
+            outcome.append(error)
+        finally:
+            finished.set()
+
+    threading.Thread(target=resolve, name="fetcher-resolve", daemon=True).start()
+    if not finished.wait(deadline.remaining()) or not outcome:
+        raise TimedOut(f"resolving {target.host} outlived the total deadline", url=target.url)
+    result = outcome[0]
+    if isinstance(result, OSError | UnicodeError):
+        reason = getattr(result, "strerror", None) or str(result)
+        raise DnsFailed(f"{target.host} did not resolve: {reason}", url=target.url)
+    return result
+
+
+def _address_of(family: int, sockaddr: tuple[Any, ...]) -> IPAddress | None:
+    if family not in (socket.AF_INET, socket.AF_INET6) or not sockaddr:
+        return None
+    try:
+        address = ipaddress.ip_address(sockaddr[0])
+    except (TypeError, ValueError):
+        return None
+    expected = 4 if family == socket.AF_INET else 6
+    return address if address.version == expected else None
+
+
+def _with_port(sockaddr: tuple[Any, ...], port: int) -> tuple[Any, ...]:
+    """Return ``sockaddr`` aimed at the URL's port, whatever port the resolver echoed back."""
+    return (sockaddr[0], port, *sockaddr[2:])
