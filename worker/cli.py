@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -22,9 +22,17 @@ from worker.bench.run import DEFAULT_OUTPUT, BenchOptions, run_benchmark
 from worker.db import Database
 from worker.errors import ScanboxError, UsageError
 from worker.images import build_fetcher_image
+from worker.maintenance import Maintenance
 from worker.pool import WorkerOptions, run_workers
+from worker.scheduler_process import (
+    docker_if_reachable,
+    maintenance_from,
+    run_scheduler_process,
+)
+from worker.schedules import add_schedule, list_schedules, remove_schedule, set_active
 from worker.services import dispatcher, open_database, open_docker, open_redis
 from worker.settings import Settings
+from worker.stats import DEFAULT_RUN_LIMIT, render, snapshot_dict, take_snapshot, watch
 from worker.submit import submit_urls
 
 #: Exit status for bad input, as for any usage error.
@@ -40,6 +48,8 @@ app = typer.Typer(
 )
 image_app = typer.Typer(help="Manage the fetcher image.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
+schedule_app = typer.Typer(help="Manage recurring scans (cron, in UTC).", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
 
 stdout = Console(highlight=False, soft_wrap=True)
 
@@ -249,6 +259,130 @@ def bench(
         bench_report.write_json(results, output)
         stdout.print(bench_report.render_table(bench_report.rows(results)), markup=False)
         stdout.print(f"figures written to {output}", markup=False)
+
+
+@schedule_app.command("add")
+def schedule_add(
+    url: Annotated[str, typer.Argument(help="URL to scan on every tick (http or https).")],
+    cron: Annotated[
+        str,
+        typer.Option(
+            "--cron",
+            help='Cron expression in UTC: 5 fields, or 6 with seconds last ("*/15 * * * *").',
+        ),
+    ],
+    priority: Annotated[str, typer.Option(help="Queue priority: high, normal or low.")] = "normal",
+    disabled: Annotated[bool, typer.Option("--disabled", help="Store it inactive.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Add a recurring scan; print its id."""
+    settings = load_settings()
+    with errors_reported():
+        schedule = add_schedule(
+            open_database(settings), url=url, cron=cron, priority=priority, active=not disabled
+        )
+        if json_output:
+            views.print_json(views.schedule_dict(schedule))
+        else:
+            stdout.print(schedule.id)
+
+
+@schedule_app.command("list")
+def schedule_list(json_output: JsonOption = False) -> None:
+    """List every schedule, with its next and last run."""
+    settings = load_settings()
+    with errors_reported():
+        schedules = list_schedules(open_database(settings))
+        if json_output:
+            views.print_json([views.schedule_dict(schedule) for schedule in schedules])
+            return
+        stdout.print(views.schedules_table(schedules))
+
+
+def _set_active(schedule_id: str, *, active: bool) -> None:
+    settings = load_settings()
+    with errors_reported():
+        schedule = set_active(open_database(settings), schedule_id, active=active)
+        stdout.print(f"{schedule.id} {'enabled' if schedule.active else 'disabled'}")
+
+
+@schedule_app.command("enable")
+def schedule_enable(schedule_id: str) -> None:
+    """Enable a schedule (from the schedulers' next refresh)."""
+    _set_active(schedule_id, active=True)
+
+
+@schedule_app.command("disable")
+def schedule_disable(schedule_id: str) -> None:
+    """Disable a schedule (from the schedulers' next refresh); it is kept."""
+    _set_active(schedule_id, active=False)
+
+
+@schedule_app.command("remove")
+def schedule_remove(schedule_id: str) -> None:
+    """Delete a schedule and its tick history; the scans it submitted stay."""
+    settings = load_settings()
+    with errors_reported():
+        remove_schedule(open_database(settings), schedule_id)
+        stdout.print(f"{schedule_id} removed")
+
+
+@app.command()
+def scheduler() -> None:
+    """Run a scheduler replica: submit a scan on every tick of every active schedule."""
+    settings = load_settings()
+    with errors_reported():
+        run_scheduler_process(settings)
+
+
+@app.command()
+def stats(
+    json_output: JsonOption = False,
+    watch_: Annotated[
+        bool, typer.Option("--watch", help="Redraw every --interval seconds until Ctrl-C.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between redraws.", min=0.1)] = 2.0,
+    limit: Annotated[int, typer.Option(help="Recent runs shown.", min=1)] = DEFAULT_RUN_LIMIT,
+) -> None:
+    """Show jobs per state, recent worker and scheduler runs, drain progress and schedules."""
+    settings = load_settings()
+    with errors_reported():
+        db = open_database(settings)
+        if json_output:
+            views.print_json(snapshot_dict(take_snapshot(db, limit=limit)))
+        elif watch_:
+            with suppress(KeyboardInterrupt):
+                watch(lambda: take_snapshot(db, limit=limit), console=stdout, every_s=interval)
+        else:
+            stdout.print(render(take_snapshot(db, limit=limit)))
+
+
+@app.command()
+def maintenance(
+    vacuum: Annotated[
+        bool, typer.Option("--vacuum", help="Also VACUUM an SQLite database (blocks writers).")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Delete finished jobs past RETENTION_DAYS, remove stray containers, tidy the database."""
+    settings = load_settings()
+    with errors_reported():
+        db = open_database(settings)
+        docker_client = docker_if_reachable()
+        chores: Maintenance = maintenance_from(
+            settings, db, redis=open_redis(settings), docker_client=docker_client
+        )
+        report = chores.run_recorded(name="cli", vacuum=vacuum)
+        if json_output:
+            views.print_json(report.as_dict())
+            return
+        stdout.print(
+            f"deleted {report.jobs_deleted} jobs, {report.results_deleted} results, "
+            f"{report.audit_rows_deleted} audit rows, {report.ticks_deleted} ticks, "
+            f"{report.runs_deleted} runs; removed {len(report.containers_removed)} containers; "
+            f"database: {', '.join(report.database) or 'nothing to do'}",
+            markup=False,
+        )
 
 
 @image_app.command("build")

@@ -1,4 +1,9 @@
-"""Structured logging: one JSON object a line (or readable console lines), on stderr."""
+"""Structured logging: one JSON object a line (or readable console lines), on stderr.
+
+Every line carries ``job_id``, ``state``, ``attempt`` and ``worker`` (``null`` where the line is
+about no job), so that one job's lines can be picked out of every process's output. Lines from
+libraries that log through the standard library (RQ) are rendered the same way.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,17 @@ import sys
 import structlog
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+#: Keys present on every line, ``None`` when unknown.
+JOB_FIELDS = ("job_id", "state", "attempt", "worker")
+
+
+def add_job_fields(
+    _logger: object, _method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """Give every line the job fields, ``None`` where the line doesn't know them."""
+    for key in JOB_FIELDS:
+        event_dict.setdefault(key, None)
+    return event_dict
 
 
 def configure_logging(*, fmt: str, level: str) -> None:
@@ -17,14 +33,28 @@ def configure_logging(*, fmt: str, level: str) -> None:
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_job_fields,
+    ]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(_LEVELS.get(level, logging.ERROR))
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.ERROR)),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,

@@ -110,3 +110,76 @@ class AuditLog(SQLModel, table=True):
     actor: str
     at: datetime = _timestamp(nullable=False)
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class Schedule(SQLModel, table=True):
+    """A URL scanned again and again on a cron expression (UTC), read by ``scanbox scheduler``."""
+
+    __tablename__ = "schedules"
+
+    id: str = Field(primary_key=True, max_length=32)
+    url: str
+    #: Five fields (minute resolution) or six (a sixth field of seconds), always in UTC.
+    cron: str
+    #: Inactive schedules are kept but never fire.
+    active: bool = True
+    #: Queue priority of the scans this schedule submits.
+    priority: str = Field(default="normal", max_length=8)
+    created_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)
+    #: The tick of the latest scan this schedule submitted, and that scan's job.
+    last_run_at: datetime | None = _timestamp()
+    last_job_id: str | None = Field(default=None, max_length=32)
+    #: The next tick the schedulers will fire (informational: ticks follow ``cron``).
+    next_run_at: datetime | None = _timestamp()
+    #: Ticks skipped because the previous scan was not finished yet.
+    skipped_ticks: int = 0
+    #: Why the schedulers skip this schedule (an invalid cron expression), until it is fixed.
+    error: str | None = None
+
+
+class ScheduleTick(SQLModel, table=True):
+    """One tick of one schedule, fired once across every scheduler replica (the primary key)."""
+
+    __tablename__ = "schedule_ticks"
+
+    schedule_id: str = Field(primary_key=True, max_length=32)
+    tick_at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    #: ``submitted`` (``job_id`` is the scan) or ``skipped`` (the previous scan was running).
+    outcome: str = Field(max_length=16)
+    job_id: str | None = Field(default=None, max_length=32)
+    #: The scheduler replica that fired the tick.
+    replica: str
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class RunRecord(SQLModel, table=True):
+    """One run of a worker process, a scheduler or maintenance: what it did, and when."""
+
+    __tablename__ = "runs"
+    __table_args__ = (sa.Index("ix_runs_started", "started_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    #: ``worker``, ``scheduler`` or ``maintenance``.
+    kind: str = Field(max_length=16)
+    #: The process's name (worker id, scheduler replica).
+    name: str
+    #: Runs started together (the processes of one ``scanbox worker``) share a group.
+    group_id: str | None = Field(default=None, index=True, max_length=32)
+    #: ``running``, ``finished`` or ``crashed`` (the process ended on an unexpected error).
+    status: str = Field(default="running", max_length=16)
+    started_at: datetime = _timestamp(nullable=False)
+    #: When the counts were last written (the run writes them every few seconds).
+    updated_at: datetime = _timestamp(nullable=False)
+    finished_at: datetime | None = _timestamp()
+    #: Jobs (or ticks) this run took on, and how each ended.
+    processed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    #: Time spent on jobs (or ticks), summed.
+    busy_ms: float = 0.0
+    #: A drain's limit: the most jobs the run's group may process (``--max-jobs``).
+    job_limit: int | None = None
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from worker.models import AuditLog, ScanJob, ScanResult
+from worker.models import AuditLog, ScanJob, ScanResult, Schedule
 
 _STATE_STYLE = {
     "QUEUED": "cyan",
@@ -169,6 +169,44 @@ def job_panel(job: ScanJob, result: ScanResult | None, audit: list[AuditLog]) ->
         )
     parts.append(trail)
     return Panel(Group(*parts), title="scan", expand=False)
+
+
+def schedule_dict(schedule: Schedule) -> dict[str, Any]:
+    """A schedule as JSON."""
+    return {
+        "id": schedule.id,
+        "url": schedule.url,
+        "cron": schedule.cron,
+        "active": schedule.active,
+        "priority": schedule.priority,
+        "created_at": _iso(schedule.created_at),
+        "updated_at": _iso(schedule.updated_at),
+        "last_run_at": _iso(schedule.last_run_at),
+        "last_job_id": schedule.last_job_id,
+        "next_run_at": _iso(schedule.next_run_at),
+        "skipped_ticks": schedule.skipped_ticks,
+        "error": schedule.error,
+    }
+
+
+def schedules_table(schedules: list[Schedule]) -> Table:
+    """Schedules as a table, one a row."""
+    table = Table(box=None, header_style="bold")
+    for column in ("ID", "CRON", "ACTIVE", "NEXT RUN", "LAST RUN", "SKIPPED", "URL"):
+        table.add_column(column, no_wrap=column != "URL", overflow="fold")
+    for schedule in schedules:
+        table.add_row(
+            schedule.id,
+            schedule.cron,
+            "yes" if schedule.active else "no",
+            Text(f"error: {schedule.error}", style="red")
+            if schedule.error
+            else (_iso(schedule.next_run_at) or "-"),
+            _iso(schedule.last_run_at) or "-",
+            str(schedule.skipped_ticks),
+            schedule.url,
+        )
+    return table
 
 
 def print_json(data: object) -> None:
