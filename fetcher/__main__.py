@@ -1,5 +1,8 @@
 """Command line: ``python3 -m fetcher URL [options]`` prints one JSON report on stdout.
 
+With ``--url-stdin`` instead of a URL, the URL is the first line of stdin: a container can be
+made and started before its URL is known.
+
 Exit status 0 means a report was printed, whatever it says (blocked, timed out, a 404...);
 2 means bad arguments, with one line on stderr and nothing on stdout. Anything else is a bug.
 """
@@ -12,14 +15,21 @@ import time
 from collections.abc import Sequence
 
 from fetcher.fetch import fetch
-from fetcher.options import parse_invocation
+from fetcher.options import URL_STDIN, parse_invocation
 from fetcher.report import build_report
+from fetcher.startup import process_age
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Fetch the URL named in ``argv`` (default: the process arguments) and print the report."""
-    invocation = parse_invocation(sys.argv[1:] if argv is None else argv)
-    outcome = fetch(invocation.url, options=invocation.options)
+    arguments = sys.argv[1:] if argv is None else argv
+    # A process that waits on stdin for its URL started up once it was ready to read it.
+    ready_age = process_age() if URL_STDIN in arguments else None
+    invocation = parse_invocation(arguments)
+    if ready_age is None:
+        outcome = fetch(invocation.url, options=invocation.options)
+    else:
+        outcome = fetch(invocation.url, options=invocation.options, process_age=lambda: ready_age)
     report = build_report(outcome, now=time.time())
     # ASCII-only output survives any locale the container's stdout happens to have.
     sys.stdout.write(json.dumps(report, ensure_ascii=True, separators=(",", ":")) + "\n")

@@ -8,7 +8,7 @@ import ipaddress
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, NoReturn
 
 from fetcher.addresses import IPNetwork
 from fetcher.ports import DEFAULT_ALLOWED_PORTS, PortPolicy, parse_port_policy
@@ -30,6 +30,11 @@ DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_RETRIES = 2
 #: The User-Agent header sent with every request.
 DEFAULT_USER_AGENT = "scanbox-fetcher/0.1"
+
+#: Longest first line ``--url-stdin`` accepts (scanbox's URLs are at most 2,048 characters).
+MAX_STDIN_URL_BYTES = 8192
+#: The option that makes the fetcher read its URL from stdin (a container made before its URL).
+URL_STDIN = "--url-stdin"
 
 #: Exit status for bad arguments; 0 is reserved for "printed a result".
 USAGE_EXIT_STATUS = 2
@@ -77,13 +82,20 @@ class _OneLineParser(argparse.ArgumentParser):
         super().print_help(sys.stderr if file is None else file)
 
 
-def parse_invocation(argv: Sequence[str]) -> Invocation:
+def parse_invocation(argv: Sequence[str], *, stdin: BinaryIO | None = None) -> Invocation:
     """Turn ``argv`` (without the program name) into an :class:`Invocation`.
 
+    With ``--url-stdin`` the URL is the first line of ``stdin`` (default: the process's).
     On bad arguments this prints one line to stderr and exits with status 2.
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
+    if args.url_stdin:
+        if args.url is not None:
+            parser.error(f"give the URL as an argument or with {URL_STDIN}, not both")
+        args.url = _read_url(parser, sys.stdin.buffer if stdin is None else stdin)
+    elif args.url is None:
+        parser.error("the following arguments are required: URL")
     options = FetchOptions(
         timeout_ms=args.timeout_ms,
         connect_timeout_ms=args.connect_timeout_ms,
@@ -106,7 +118,12 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="python3 -m fetcher",
         description="Fetch one untrusted URL safely and print one JSON object describing it.",
     )
-    parser.add_argument("url", metavar="URL", help="http or https URL to fetch")
+    parser.add_argument("url", metavar="URL", nargs="?", help="http or https URL to fetch")
+    parser.add_argument(
+        URL_STDIN,
+        action="store_true",
+        help="read the URL from the first line of standard input instead",
+    )
     parser.add_argument("--timeout-ms", type=_positive_int, default=DEFAULT_TIMEOUT_MS)
     parser.add_argument(
         "--connect-timeout-ms", type=_positive_int, default=DEFAULT_CONNECT_TIMEOUT_MS
@@ -135,6 +152,19 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--if-none-match", metavar="ETAG", type=_header_value, default=None)
     parser.add_argument("--if-modified-since", metavar="HTTPDATE", type=_http_date, default=None)
     return parser
+
+
+def _read_url(parser: argparse.ArgumentParser, stdin: BinaryIO) -> str:
+    line = stdin.readline(MAX_STDIN_URL_BYTES + 1)
+    if len(line) > MAX_STDIN_URL_BYTES:
+        parser.error(f"the URL on standard input is longer than {MAX_STDIN_URL_BYTES} bytes")
+    try:
+        url = line.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        parser.error("the URL on standard input is not UTF-8")
+    if not url:
+        parser.error("no URL on standard input")
+    return url
 
 
 def _positive_int(text: str) -> int:
