@@ -51,12 +51,17 @@ def create_job(
     max_attempts: int,
     actor: str,
     now: datetime,
+    url_key: str | None = None,
 ) -> None:
-    """Insert a new job in QUEUED at version 1, with its first audit row."""
+    """Insert a new job in QUEUED at version 1, with its first audit row.
+
+    ``url_key`` is the normalised URL that deduplication of submissions matches on.
+    """
     connection.execute(
         _jobs.insert().values(
             id=job_id,
             url=url,
+            url_key=url_key,
             state=State.QUEUED.value,
             version=1,
             attempts=0,

@@ -19,9 +19,10 @@ class Site:
     routes: dict[str, Handler] = field(default_factory=dict)
     hits: list[str] = field(default_factory=list)
     port: int = 0
+    host: str = "127.0.0.1"
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def page(
         self,
@@ -47,9 +48,9 @@ class Site:
 
 
 @contextmanager
-def serve() -> Iterator[Site]:
-    """Run a ``Site`` on 127.0.0.1 for the length of the block."""
-    site = Site()
+def serve(host: str = "127.0.0.1") -> Iterator[Site]:
+    """Run a ``Site`` on ``host`` (a loopback address) for the length of the block."""
+    site = Site(host=host)
 
     class RequestHandler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -63,7 +64,7 @@ def serve() -> Iterator[Site]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+    server = ThreadingHTTPServer((host, 0), RequestHandler)
     server.daemon_threads = True
     site.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)

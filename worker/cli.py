@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -33,7 +34,7 @@ from worker.schedules import add_schedule, list_schedules, remove_schedule, set_
 from worker.services import dispatcher, open_database, open_docker, open_redis
 from worker.settings import Settings
 from worker.stats import DEFAULT_RUN_LIMIT, render, snapshot_dict, take_snapshot, watch
-from worker.submit import submit_urls
+from worker.submit import submit_batch
 
 #: Exit status for bad input, as for any usage error.
 EXIT_USAGE = 2
@@ -91,6 +92,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for program
 @app.command()
 def submit(
     urls: Annotated[list[str], typer.Argument(help="URLs to scan (http or https).")],
+    *,
     priority: Annotated[str, typer.Option(help="Queue priority: high, normal or low.")] = "normal",
     wait: Annotated[
         bool, typer.Option("--wait", help="Block until every job is terminal.")
@@ -98,25 +100,41 @@ def submit(
     wait_timeout: Annotated[
         float, typer.Option(help="With --wait: give up after this many seconds.", min=0)
     ] = 600.0,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="A new job even if the URL was submitted within DEDUP_WINDOW_MS."
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Submit URLs for scanning; print one job id per line."""
+    """Submit URLs for scanning; print one job id per line (an earlier job for a repeat)."""
     settings = load_settings()
     with errors_reported():
         db = open_database(settings)
-        job_ids = submit_urls(
+        submissions = submit_batch(
             urls,
             db=db,
             dispatcher=dispatcher(settings, open_redis(settings)),
             priority=priority,
             max_attempts=settings.max_attempts,
+            dedup_window=timedelta(milliseconds=0 if force else settings.dedup_window_ms),
         )
+        for item in submissions:
+            if item.duplicate:
+                sys.stderr.write(
+                    f"scanbox: {item.url} is already job {item.job_id} ({item.state.value}); "
+                    "--force submits it again\n"
+                )
+        job_ids = [item.job_id for item in submissions]
         if not wait:
-            for job_id in job_ids:
+            for item in submissions:
                 if json_output:
-                    views.print_json({"id": job_id, "state": State.QUEUED.value})
+                    views.print_json(
+                        {"id": item.job_id, "state": item.state.value, "duplicate": item.duplicate}
+                    )
                 else:
-                    stdout.print(job_id)
+                    stdout.print(item.job_id)
             return
         _wait_and_print(db, job_ids, timeout_s=wait_timeout, json_output=json_output)
 
@@ -214,13 +232,15 @@ def show(job_id: str, json_output: JsonOption = False) -> None:
         job = queries.get_job(db, job_id)
         result = queries.get_result(db, job_id)
         audit = queries.get_audit(db, job_id)
+        previous = queries.get_previous_result(db, result)
         if json_output:
             data = views.job_dict(job, None)
             data["result"] = views.result_dict(result, full=True)
+            data["previous_result"] = views.result_dict(previous)
             data["audit"] = [views.audit_dict(row) for row in audit]
             views.print_json(data)
             return
-        stdout.print(views.job_panel(job, result, audit))
+        stdout.print(views.job_panel(job, result, audit, previous=previous))
 
 
 @app.command()

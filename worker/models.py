@@ -37,10 +37,15 @@ class ScanJob(SQLModel, table=True):
     """One URL to scan, and where its scan is. Written only through ``statemachine``."""
 
     __tablename__ = "scan_jobs"
-    __table_args__ = (sa.Index("ix_scan_jobs_state_created", "state", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_scan_jobs_state_created", "state", "created_at"),
+        sa.Index("ix_scan_jobs_url_key_created", "url_key", "created_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     url: str
+    #: The normalised URL (``worker.urls.normalise_url``): what deduplication matches on.
+    url_key: str | None = None
     state: State = Field(sa_column=Column(sa.String(16), nullable=False))
     #: Bumped by every write; the optimistic lock every transition checks.
     version: int = 1
@@ -94,6 +99,25 @@ class ScanResult(SQLModel, table=True):
     #: The fetcher's report as validated, for everything the columns above don't carry.
     report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     duration_ms: float | None = None
+    #: The target answered 304 to a conditional re-scan: the content is that of the result
+    #: ``previous_result_id``, whose verdict this row repeats; nothing else is copied.
+    not_modified: bool = False
+    previous_result_id: int | None = None
+
+
+class UrlValidators(SQLModel, table=True):
+    """What a URL's last full answer said to ask next time: its ETag and Last-Modified."""
+
+    __tablename__ = "url_validators"
+
+    #: The normalised URL.
+    url_key: str = Field(primary_key=True)
+    etag: str | None = None
+    last_modified: str | None = None
+    #: The result holding the content these validators stand for; a 304 points to it.
+    result_id: int
+    job_id: str = Field(max_length=32)
+    updated_at: datetime = _timestamp(nullable=False)
 
 
 class AuditLog(SQLModel, table=True):

@@ -32,6 +32,14 @@ def get_result(db: Database, job_id: str) -> ScanResult | None:
         return session.exec(select(ScanResult).where(ScanResult.job_id == job_id)).first()
 
 
+def get_previous_result(db: Database, result: ScanResult | None) -> ScanResult | None:
+    """The result a not-modified ``result`` points to, if it still exists."""
+    if result is None or result.previous_result_id is None:
+        return None
+    with db.read() as session:
+        return session.get(ScanResult, result.previous_result_id)
+
+
 def get_audit(db: Database, job_id: str) -> list[AuditLog]:
     """Every transition of ``job_id``, oldest first."""
     with db.read() as session:

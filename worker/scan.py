@@ -13,6 +13,7 @@ from statemachine.transitions import transition
 from worker.analysis import Judgement, judge
 from worker.claim import Claim, Limits, claim_job
 from worker.clock import Clock, utcnow
+from worker.conditional import Previous, load_previous, remember, result_columns
 from worker.db import Database
 from worker.dispatch import Dispatcher
 from worker.errors import FetchTimedOut, LeaseLost, ScanError, WorkerShuttingDown
@@ -22,6 +23,7 @@ from worker.models import ScanResult
 from worker.outcome import OutcomePolicy, settle
 from worker.output import FetchReport, parse_report
 from worker.policy import Policy
+from worker.politeness import HostGate
 from worker.runner import ContainerRun, Runner, RunRequest
 from worker.shutdown import Shutdown
 
@@ -40,8 +42,11 @@ class FetchOptions:
     allowed_ports: str
     allow_networks: Sequence[str] = ()
 
-    def args(self, url: str) -> list[str]:
-        """The container command: options first, then ``--`` and the URL (never a shell)."""
+    def args(self, url: str, *, conditions: Sequence[str] = ()) -> list[str]:
+        """The container command: options first, then ``--`` and the URL (never a shell).
+
+        ``conditions`` are the options of a conditional request (``worker.conditional``).
+        """
         args = [
             "--timeout-ms",
             str(self.timeout_ms),
@@ -52,7 +57,7 @@ class FetchOptions:
         ]
         for network in self.allow_networks:
             args += ["--allow-network", network]
-        return [*args, "--", url]
+        return [*args, *conditions, "--", url]
 
 
 class Scanner:
@@ -71,6 +76,8 @@ class Scanner:
         policy: Policy | None = None,
         lease_ttl: timedelta = DEFAULT_LEASE_TTL,
         shutdown: Shutdown | None = None,
+        gate: HostGate | None = None,
+        conditional: bool = False,
         clock: Clock = utcnow,
     ) -> None:
         self.db = db
@@ -83,11 +90,17 @@ class Scanner:
         self.policy = policy or Policy()
         self.lease_ttl = lease_ttl
         self.shutdown = shutdown
+        #: Asked before each claim whether the job's host may be fetched now.
+        self.gate = gate
+        #: Whether re-scans are conditional on the URL's last ETag / Last-Modified.
+        self.conditional = conditional
         self.clock = clock
 
     def scan(self, job_id: str) -> State | None:
         """Run one attempt of ``job_id``; return the state it ended in (``None``: not ours)."""
         log = get_logger(job_id=job_id, worker=self.worker_id)
+        if self.gate is not None and not self.gate.admit(job_id):
+            return None
         claim = claim_job(
             self.db,
             job_id=job_id,
@@ -145,25 +158,33 @@ class Scanner:
                 return LeaseLost("the claim was taken back while the container ran")
             return None
 
+        previous = load_previous(self.db, claim.url) if self.conditional else None
         try:
             run = self.runner.run(
                 RunRequest(
                     job_id=claim.job_id,
                     attempt=claim.attempt,
                     worker_id=self.worker_id,
-                    args=self.fetch.args(claim.url),
+                    args=self.fetch.args(
+                        claim.url, conditions=previous.fetch_args() if previous else ()
+                    ),
                     interruption=interruption,
                 )
             )
             report = parse_report(run.stdout)
+            if self.gate is not None:
+                self.gate.observe(claim.url, report)
             if report.error is not None and report.error.code == "timeout":
                 raise FetchTimedOut(report.error.message)
             analyzing = self._to_analyzing(claim, keeper.version, run)
             if analyzing is None:
                 return None
             keeper.moved(state=State.ANALYZING, version=analyzing)
-            judgement = judge(report, policy=self.policy)
-            if not self._complete(claim, analyzing, run, report, judgement):
+            if previous is not None and report.not_modified:
+                judgement = previous.judgement()
+            else:
+                judgement = judge(report, policy=self.policy)
+            if not self._complete(claim, analyzing, run, report, judgement, previous=previous):
                 return None
         except ScanError as error:
             return error
@@ -192,6 +213,8 @@ class Scanner:
         run: ContainerRun,
         report: FetchReport,
         judgement: Judgement,
+        *,
+        previous: Previous | None,
     ) -> bool:
         def write(connection: Connection) -> bool:
             now = self.clock()
@@ -207,7 +230,7 @@ class Scanner:
             )
             if moved is None:
                 return False
-            connection.execute(
+            inserted = connection.execute(
                 _results.insert().values(
                     job_id=claim.job_id,
                     attempt=claim.attempt,
@@ -224,8 +247,20 @@ class Scanner:
                     reasons=[reason.as_dict() for reason in judgement.reasons],
                     report=report.model_dump(mode="json", by_alias=True),
                     duration_ms=round(run.duration_ms, 1),
+                    **result_columns(report, previous),
                 )
             )
+            result_key = inserted.inserted_primary_key
+            if self.conditional and result_key is not None:
+                remember(
+                    connection,
+                    url=claim.url,
+                    job_id=claim.job_id,
+                    result_id=result_key.id,
+                    report=report,
+                    previous=previous,
+                    now=now,
+                )
             return True
 
         return self.db.run_write(write)

@@ -11,8 +11,11 @@ from redis import Redis
 from worker.backoff import Backoff
 from worker.claim import Limits
 from worker.db import Database
+from worker.deferral import RQDeferrals
 from worker.dispatch import RQDispatcher
 from worker.outcome import OutcomePolicy
+from worker.politeness import HoldLimits, HostGate
+from worker.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
 from worker.runner import ContainerSpec, DockerRunner
 from worker.scan import FetchOptions, Scanner
 from worker.settings import Settings
@@ -79,6 +82,28 @@ def outcome_policy(settings: Settings) -> OutcomePolicy:
     )
 
 
+def host_gate(settings: Settings, *, db: Database, rq_dispatcher: RQDispatcher) -> HostGate:
+    """The per-host rate limit of this deployment, shared through Redis by every worker."""
+    burst = settings.host_rate_burst
+    namespace = f"scanbox:{settings.queue_name}"
+    return HostGate(
+        db=db,
+        limiter=RedisRateLimiter(
+            redis=rq_dispatcher.redis,
+            rates=HostRates(
+                default=Rate(per_second=settings.host_rate_limit, burst=burst),
+                overrides=parse_overrides(settings.host_rate_overrides, burst=burst),
+            ),
+            namespace=f"{namespace}:hosts",
+        ),
+        deferrals=RQDeferrals(dispatcher=rq_dispatcher, namespace=f"{namespace}:deferred"),
+        holds=HoldLimits(
+            default_s=settings.host_backoff_ms / 1000,
+            maximum_s=settings.host_backoff_max_ms / 1000,
+        ),
+    )
+
+
 def build_scanner(
     settings: Settings,
     *,
@@ -89,10 +114,11 @@ def build_scanner(
     shutdown: Shutdown | None = None,
 ) -> Scanner:
     """A scanner wired to real Docker, Redis and the database."""
+    rq_dispatcher = dispatcher(settings, redis)
     return Scanner(
         db=db,
         runner=DockerRunner(client=docker_client, spec=container_spec(settings)),
-        dispatcher=dispatcher(settings, redis),
+        dispatcher=rq_dispatcher,
         worker_id=worker_id,
         limits=Limits(
             timeout_ms=settings.container_timeout_ms,
@@ -109,4 +135,6 @@ def build_scanner(
         outcomes=outcome_policy(settings),
         lease_ttl=timedelta(milliseconds=settings.lease_ttl_ms),
         shutdown=shutdown,
+        gate=host_gate(settings, db=db, rq_dispatcher=rq_dispatcher),
+        conditional=settings.conditional_rescan,
     )

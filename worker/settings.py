@@ -11,6 +11,8 @@ from urllib.parse import quote
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from worker.ratelimit import parse_overrides
+
 #: Embedded SQLite file in the working directory.
 DEFAULT_DATABASE_URL = "file:./scanbox.db"
 #: Tag of the fetcher image that workers run.
@@ -100,6 +102,22 @@ class Settings(BaseSettings):
     #: containers. Empty: derived from the database URL and the queue name.
     scanbox_deployment: str = ""
 
+    #: Requests per second each target host may get, counted across every worker; 0: no limit.
+    host_rate_limit: float = Field(default=1.0, ge=0)
+    #: Requests a host may get back to back before its rate applies.
+    host_rate_burst: int = Field(default=5, ge=1)
+    #: Hosts with a rate of their own: ``host=rate[/burst]``, comma-separated (rate 0: no limit).
+    host_rate_overrides: str = ""
+    #: How long a host that answered 429 without a usable ``Retry-After`` is left alone.
+    host_backoff_ms: int = Field(default=60_000, ge=0)
+    #: The longest a host's ``Retry-After`` may hold back scans of it.
+    host_backoff_max_ms: int = Field(default=3_600_000, ge=0)
+    #: A URL submitted again within this window returns the job already made for it; 0: never.
+    dedup_window_ms: int = Field(default=600_000, ge=0)
+    #: Whether a re-scan sends the URL's last ETag / Last-Modified, so that a 304 completes it
+    #: as not modified.
+    conditional_rescan: bool = True
+
     #: How often ``scanbox scheduler`` re-reads the schedules table (edits take effect then).
     scheduler_refresh_ms: int = Field(default=300_000, ge=50)
     #: How often a scheduler runs ``scanbox maintenance`` (one replica at a time); 0: never.
@@ -129,6 +147,12 @@ class Settings(BaseSettings):
     def _check_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for network in value:
             ipaddress.ip_network(network, strict=False)
+        return value
+
+    @field_validator("host_rate_overrides")
+    @classmethod
+    def _check_rate_overrides(cls, value: str) -> str:
+        parse_overrides(value, burst=1)
         return value
 
     @field_validator("fetcher_allowed_ports")

@@ -1,8 +1,10 @@
-"""Checking a URL before it is accepted for scanning."""
+"""Checking a URL before it is accepted for scanning, and its normalised form for matching."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
+import string
+from urllib.parse import urlsplit, urlunsplit
 
 from worker.errors import InvalidURL
 
@@ -10,6 +12,12 @@ from worker.errors import InvalidURL
 MAX_URL_LENGTH = 2048
 #: Schemes the fetcher speaks.
 ALLOWED_SCHEMES = frozenset({"http", "https"})
+#: The port each scheme uses when a URL names none; naming it changes nothing.
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+#: Characters a percent-escape never needs to hide (RFC 3986 section 2.3).
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 
 
 def validate_url(url: str) -> str:
@@ -35,3 +43,60 @@ def validate_url(url: str) -> str:
     if parts.username is not None or parts.password is not None:
         raise InvalidURL(url, "credentials in URLs are not accepted")
     return candidate
+
+
+def url_host(url: str) -> str:
+    """The host ``url`` targets, in the one spelling per-host limits are keyed on."""
+    return _normalise_host(urlsplit(url).hostname or "")
+
+
+def normalise_url(url: str) -> str:
+    """The form of ``url`` that deduplication and conditional re-scans compare.
+
+    Equivalent spellings of one resource become one string (RFC 3986 section 6.2.2): scheme
+    and host in lower case (international hosts in their ASCII form, no trailing dot), the
+    default port dropped, escapes of unreserved characters decoded and the others in upper
+    case, ``.`` and ``..`` segments resolved, an empty path made ``/``, and the fragment
+    dropped, since it never reaches the server. The query keeps its order: servers may care.
+    Raises ``InvalidURL`` for a URL ``validate_url`` refuses.
+    """
+    parts = urlsplit(validate_url(url))
+    scheme = parts.scheme.lower()
+    host = _normalise_host(parts.hostname or "")
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None and parts.port != DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{parts.port}"
+    path = _remove_dot_segments(_normalise_escapes(parts.path)) or "/"
+    return urlunsplit((scheme, netloc, path, _normalise_escapes(parts.query), ""))
+
+
+def _normalise_host(host: str) -> str:
+    host = host.lower().rstrip(".")
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def _normalise_escapes(text: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        character = chr(int(match.group(1), 16))
+        return character if character in _UNRESERVED else f"%{match.group(1).upper()}"
+
+    return _ESCAPE.sub(one, text)
+
+
+def _remove_dot_segments(path: str) -> str:
+    segments = path.split("/")
+    kept: list[str] = []
+    for index, segment in enumerate(segments):
+        if segment not in (".", ".."):
+            kept.append(segment)
+            continue
+        if segment == ".." and len(kept) > 1:
+            kept.pop()
+        if index == len(segments) - 1:
+            kept.append("")  # "/a/." and "/a/b/.." name the directory: keep the slash
+    return "/".join(kept)

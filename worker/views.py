@@ -35,6 +35,8 @@ def result_dict(result: ScanResult | None, *, full: bool = False) -> dict[str, A
     if result is None:
         return None
     data: dict[str, Any] = {
+        "id": result.id,
+        "job_id": result.job_id,
         "verdict": result.verdict,
         "score": result.score,
         "reasons": result.reasons,
@@ -48,6 +50,8 @@ def result_dict(result: ScanResult | None, *, full: bool = False) -> dict[str, A
         "attempt": result.attempt,
         "duration_ms": result.duration_ms,
         "created_at": _iso(result.created_at),
+        "not_modified": result.not_modified,
+        "previous_result_id": result.previous_result_id,
     }
     if full:
         data["report"] = result.report
@@ -118,7 +122,7 @@ def jobs_table(jobs: list[ScanJob]) -> Table:
     return table
 
 
-def _facts(job: ScanJob, result: ScanResult | None) -> Table:
+def _facts(job: ScanJob, result: ScanResult | None, previous: ScanResult | None) -> Table:
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column(overflow="fold")
@@ -136,19 +140,31 @@ def _facts(job: ScanJob, result: ScanResult | None) -> Table:
         verdict = Text(f"{result.verdict} (score {result.score})")
         verdict.stylize(_VERDICT_STYLE.get(result.verdict, ""))
         facts.add_row("verdict", verdict)
+        if result.not_modified:
+            source = f"result {result.previous_result_id}"
+            if previous is not None:
+                source += f" of job {previous.job_id}, {_iso(previous.created_at)}"
+            facts.add_row("not modified", f"the target answered 304: same content as {source}")
         facts.add_row("status", str(result.status_code) if result.status_code else "-")
         facts.add_row("final url", result.final_url or "-")
-        facts.add_row("title", result.title or "-")
-        facts.add_row("content", f"{result.content_type or '-'}, {result.size} bytes")
-        facts.add_row("sha256", result.sha256 or "-")
+        content = previous if result.not_modified and previous is not None else result
+        facts.add_row("title", content.title or "-")
+        facts.add_row("content", f"{content.content_type or '-'}, {content.size} bytes")
+        facts.add_row("sha256", content.sha256 or "-")
         if result.fetch_error:
             facts.add_row("fetch error", result.fetch_error)
     return facts
 
 
-def job_panel(job: ScanJob, result: ScanResult | None, audit: list[AuditLog]) -> Panel:
-    """Everything about one job, for ``show``."""
-    parts: list[Any] = [_facts(job, result)]
+def job_panel(
+    job: ScanJob,
+    result: ScanResult | None,
+    audit: list[AuditLog],
+    *,
+    previous: ScanResult | None = None,
+) -> Panel:
+    """Everything about one job, for ``show`` (``previous``: what a 304 result points to)."""
+    parts: list[Any] = [_facts(job, result, previous)]
     if result is not None and result.reasons:
         reasons = Table(box=None, header_style="bold", title="why", title_justify="left")
         for column in ("RULE", "SCORE", "DETAIL"):
