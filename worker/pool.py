@@ -32,6 +32,7 @@ from worker.logs import configure_logging, get_logger
 from worker.reaper import Reaper
 from worker.services import (
     build_scanner,
+    close_runner,
     dispatcher,
     open_database,
     open_docker,
@@ -121,16 +122,15 @@ def run_worker_process(settings: Settings, *, burst: bool, max_jobs: int | None)
         lock_name=f"scanbox:{settings.deployment}:housekeeping",
         clock=utcnow,
     )
-    task.install(
-        build_scanner(
-            settings,
-            worker_id=worker_id,
-            db=db,
-            redis=redis,
-            docker_client=docker_client,
-            shutdown=shutdown,
-        )
+    scanner = build_scanner(
+        settings,
+        worker_id=worker_id,
+        db=db,
+        redis=redis,
+        docker_client=docker_client,
+        shutdown=shutdown,
     )
+    task.install(scanner)
     queues = [
         Queue(name, connection=redis, serializer=JSONSerializer)
         for name in queue_names(settings.queue_name)
@@ -159,6 +159,7 @@ def run_worker_process(settings: Settings, *, burst: bool, max_jobs: int | None)
     finally:
         housekeeper.stop()
         task.install(None)
+        close_runner(scanner.runner)
         docker_client.close()
         db.dispose()
         redis.close()

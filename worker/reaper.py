@@ -18,13 +18,15 @@ import sqlalchemy as sa
 
 from statemachine.states import State
 from worker.claim import Claim
+from worker.clock import utcnow
 from worker.db import Database
 from worker.dispatch import Dispatcher
 from worker.errors import WorkerLost
 from worker.logs import get_logger
 from worker.models import ScanJob
 from worker.outcome import OutcomePolicy, settle
-from worker.runner import LABEL_ATTEMPT, LABEL_DEPLOYMENT, LABEL_HOST, LABEL_JOB, LABEL_MANAGED
+from worker.runner import LABEL_DEPLOYMENT, LABEL_HOST, LABEL_MANAGED
+from worker.standby import container_attempt
 
 _jobs = ScanJob.__table__  # type: ignore[attr-defined]
 #: Actor written in the audit rows of the reaper's transitions.
@@ -127,7 +129,9 @@ class Reaper:
             return []
         if not containers:
             return []
-        job_ids = {container.labels.get(LABEL_JOB, "") for container in containers}
+        now = utcnow()
+        owners = [(container, container_attempt(container, now=now)) for container in containers]
+        job_ids = {owner[0] for _, owner in owners if owner is not None}
         with self.db.read() as session:
             live = {
                 (row.id, row.attempts)
@@ -138,12 +142,10 @@ class Reaper:
                 )
             }
         removed: list[str] = []
-        for container in containers:
-            job_id = container.labels.get(LABEL_JOB, "")
-            try:
-                attempt = int(container.labels.get(LABEL_ATTEMPT, ""))
-            except ValueError:
-                attempt = -1
+        for container, owner in owners:
+            if owner is None:
+                continue  # a standby container waiting for a job: its worker's pool has it
+            job_id, attempt = owner
             if (job_id, attempt) in live:
                 continue
             try:

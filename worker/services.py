@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 from datetime import timedelta
 
 import docker
@@ -15,11 +16,13 @@ from worker.deferral import RQDeferrals
 from worker.dispatch import RQDispatcher
 from worker.outcome import OutcomePolicy
 from worker.politeness import HoldLimits, HostGate
+from worker.pooled_runner import URL_STDIN, PooledRunner, split_url
 from worker.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
-from worker.runner import ContainerSpec, DockerRunner
+from worker.runner import ContainerSpec, DockerRunner, Runner
 from worker.scan import FetchOptions, Scanner
 from worker.settings import Settings
 from worker.shutdown import Shutdown
+from worker.standby import StandbyPool
 
 #: Seconds RQ lets a task run beyond the container deadline before it kills the task itself.
 TASK_TIMEOUT_MARGIN_S = 120
@@ -104,6 +107,45 @@ def host_gate(settings: Settings, *, db: Database, rq_dispatcher: RQDispatcher) 
     )
 
 
+def fetch_options(settings: Settings) -> FetchOptions:
+    """The fetcher's command-line options that come from the settings."""
+    return FetchOptions(
+        timeout_ms=settings.fetch_timeout_ms,
+        max_body_bytes=settings.fetcher_max_body_bytes,
+        allowed_ports=settings.fetcher_allowed_ports,
+        allow_networks=settings.fetcher_allow_networks,
+    )
+
+
+def build_runner(
+    settings: Settings, *, worker_id: str, docker_client: docker.DockerClient
+) -> Runner:
+    """The runner ``CONTAINER_RUNNER`` names; a standby pool starts filling at once."""
+    spec = container_spec(settings)
+    plain = DockerRunner(client=docker_client, spec=spec)
+    if settings.container_runner == "docker":
+        return plain
+    options, _ = split_url(fetch_options(settings).args("")) or ([], "")
+    pool = StandbyPool(
+        client=open_docker(),
+        spec=spec,
+        command=[*options, URL_STDIN],
+        worker_id=worker_id,
+        host=socket.gethostname(),
+        size=settings.standby_containers,
+        warm=settings.standby_warm,
+    )
+    pool.open()
+    return PooledRunner(client=docker_client, spec=spec, pool=pool, options=options, fallback=plain)
+
+
+def close_runner(runner: Runner) -> None:
+    """Remove the containers a runner keeps ready (only a standby pool keeps any)."""
+    if isinstance(runner, PooledRunner):
+        runner.pool.close()
+        runner.pool.client.close()
+
+
 def build_scanner(
     settings: Settings,
     *,
@@ -117,7 +159,7 @@ def build_scanner(
     rq_dispatcher = dispatcher(settings, redis)
     return Scanner(
         db=db,
-        runner=DockerRunner(client=docker_client, spec=container_spec(settings)),
+        runner=build_runner(settings, worker_id=worker_id, docker_client=docker_client),
         dispatcher=rq_dispatcher,
         worker_id=worker_id,
         limits=Limits(
@@ -126,12 +168,7 @@ def build_scanner(
             cpu_limit=settings.container_cpu_limit,
             pids_limit=settings.container_pids_limit,
         ),
-        fetch=FetchOptions(
-            timeout_ms=settings.fetch_timeout_ms,
-            max_body_bytes=settings.fetcher_max_body_bytes,
-            allowed_ports=settings.fetcher_allowed_ports,
-            allow_networks=settings.fetcher_allow_networks,
-        ),
+        fetch=fetch_options(settings),
         outcomes=outcome_policy(settings),
         lease_ttl=timedelta(milliseconds=settings.lease_ttl_ms),
         shutdown=shutdown,

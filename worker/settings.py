@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     container_runtime: str = ""
     #: Largest stdout the worker reads from a fetcher; more is ``output_too_large``.
     output_limit_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: How scans run their container: ``docker`` creates each one when its scan starts;
+    #: ``standby`` takes one made ahead by the worker (each still runs one scan, then goes).
+    container_runner: Literal["docker", "standby"] = "docker"
+    #: With ``standby``: containers each worker process keeps ready.
+    standby_containers: int = Field(default=1, ge=1, le=16)
+    #: With ``standby``: start them ahead too, so the fetcher already waits for its URL.
+    standby_warm: bool = True
 
     #: Attempts a job gets against transient errors before it is DISCARDED.
     max_attempts: int = Field(default=3, ge=1, le=100)

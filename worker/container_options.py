@@ -1,0 +1,54 @@
+"""The options every fetcher container is created with: limits, isolation, labels, logs.
+
+One place for them, so that every way of running the fetcher makes the same locked-down
+container: memory with no swap, CPUs, pids, a read-only root with a small ``noexec`` /tmp,
+no capabilities, no new privileges, a non-root user, the configured network and runtime, a
+bounded log, and scanbox's labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from docker.types import LogConfig
+
+from worker.runner import LOG_SIZE_FACTOR, ContainerSpec
+
+
+def fetcher_container_options(
+    spec: ContainerSpec,
+    *,
+    command: Sequence[str],
+    name: str,
+    labels: Mapping[str, str],
+    stdin_open: bool = False,
+) -> dict[str, Any]:
+    """Keyword arguments of ``client.containers.create(spec.image, ...)`` for one fetcher."""
+    options: dict[str, Any] = {
+        "command": list(command),
+        "name": name,
+        "labels": dict(labels),
+        "mem_limit": f"{spec.memory_limit_mb}m",
+        "memswap_limit": f"{spec.memory_limit_mb}m",
+        "nano_cpus": int(spec.cpu_limit * 1e9),
+        "pids_limit": spec.pids_limit,
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={spec.tmpfs_mb}m"},  # noqa: S108
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "user": spec.user,
+        "network_mode": spec.network,
+        "log_config": LogConfig(
+            type="json-file",
+            config={
+                "max-size": str(spec.output_limit_bytes * LOG_SIZE_FACTOR),
+                "max-file": "2",
+            },
+        ),
+        "stdin_open": stdin_open,
+        "tty": False,
+    }
+    if spec.runtime:
+        options["runtime"] = spec.runtime
+    return options
