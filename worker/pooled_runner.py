@@ -24,13 +24,11 @@ import requests.exceptions
 from worker.attach import FrameReader, read_output
 from worker.errors import (
     ContainerCrashed,
-    ContainerKilled,
     ContainerStartFailed,
     DockerUnavailable,
     ScanError,
 )
 from worker.runner import (
-    KILLED_BY_SIGNAL,
     ContainerRun,
     ContainerSpec,
     Runner,
@@ -144,15 +142,11 @@ class PooledRunner:
         with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
             self.client.api.kill(container_id)
 
-    def _crash(
-        self, container_id: str, exit_code: int, stderr_tail: str
-    ) -> ContainerCrashed | ContainerKilled:
+    def _crash(self, container_id: str, exit_code: int, stderr_tail: str) -> ContainerCrashed:
         oom_killed = False
         try:
             state = self.client.api.inspect_container(container_id).get("State", {})
             oom_killed = bool(state.get("OOMKilled", False))
         except (docker.errors.APIError, requests.exceptions.RequestException):
             pass  # The crash is what matters; whether memory caused it is best effort.
-        if exit_code in KILLED_BY_SIGNAL and not oom_killed:
-            return ContainerKilled(exit_code=exit_code)
         return ContainerCrashed(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)

@@ -15,7 +15,6 @@ from tests.unit.standby.test_pool import SPEC
 from worker.attach import STDERR, STDOUT
 from worker.errors import (
     ContainerCrashed,
-    ContainerKilled,
     ContainerTimedOut,
     OutputTooLarge,
 )
@@ -159,20 +158,6 @@ def test_an_out_of_memory_kill_is_a_crash(
     with pytest.raises(ContainerCrashed) as raised:
         runner.run(request())
     assert raised.value.oom_killed
-
-
-def test_a_kill_from_outside_is_not_a_crash(
-    setup: tuple[FakeDockerClient, PooledRunner, FakeRunner],
-) -> None:
-    client, runner, _ = setup
-
-    def killed(container: FakeContainer, _received: bytes) -> None:
-        container.exit_code = 137
-        container.engine_side.close()
-
-    _serve(client, killed)
-    with pytest.raises(ContainerKilled):
-        runner.run(request())
 
 
 def test_a_silent_fetcher_is_killed_at_the_deadline(
