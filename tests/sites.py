@@ -46,6 +46,18 @@ class Site:
 
         self.routes[path] = handler
 
+    def held_page(self, path: str, body: bytes, *, release: threading.Event,
+                  hold_s: float = 30.0) -> None:
+        """Serve ``body`` at ``path`` only once ``release`` is set (or ``hold_s`` passed)."""
+        self.page(path + "#inner", body)
+        inner = self.routes.pop(path + "#inner")
+
+        def handler(request: BaseHTTPRequestHandler) -> None:
+            release.wait(hold_s)
+            inner(request)
+
+        self.routes[path] = handler
+
 
 @contextmanager
 def serve(host: str = "127.0.0.1") -> Iterator[Site]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -20,18 +21,29 @@ from statemachine.states import State
 from worker import queries, views
 from worker.bench import report as bench_report
 from worker.bench.run import DEFAULT_OUTPUT, BenchOptions, run_benchmark
+from worker.clock import utcnow
 from worker.db import Database
 from worker.errors import ScanboxError, UsageError
 from worker.images import build_fetcher_image
+from worker.logs import configure_logging
 from worker.maintenance import Maintenance
 from worker.pool import WorkerOptions, run_workers
+from worker.reaper import Reaper
+from worker.reconcile import reconcile as reconcile_queued
+from worker.runs import group_summary, new_run_id
 from worker.scheduler_process import (
     docker_if_reachable,
     maintenance_from,
     run_scheduler_process,
 )
 from worker.schedules import add_schedule, list_schedules, remove_schedule, set_active
-from worker.services import dispatcher, open_database, open_docker, open_redis
+from worker.services import (
+    dispatcher,
+    open_database,
+    open_docker,
+    open_redis,
+    outcome_policy,
+)
 from worker.settings import Settings
 from worker.stats import DEFAULT_RUN_LIMIT, render, snapshot_dict, take_snapshot, watch
 from worker.submit import submit_batch
@@ -175,16 +187,35 @@ def worker(
     ] = None,
     burst: Annotated[bool, typer.Option("--burst", help="Drain the queues, then exit.")] = False,
     max_jobs: Annotated[
-        int | None, typer.Option(help="Each process exits after this many jobs.", min=1)
+        int | None,
+        typer.Option(help="Take at most this many jobs in all (every process together).", min=1),
     ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary at exit as JSON.")
+    ] = False,
 ) -> None:
-    """Run worker processes that claim and scan queued jobs."""
+    """Run worker processes that claim and scan queued jobs; print a summary when they stop.
+
+    With --burst and/or --max-jobs N this is a drain for cron-driven deployments: process at
+    most N queued jobs (or until the queues are empty), then exit. Watch a long drain's
+    progress with `scanbox stats --watch`.
+    """
     settings = load_settings()
     with errors_reported():
+        group_id = new_run_id()
         options = WorkerOptions(
-            concurrency=concurrency or settings.worker_concurrency, burst=burst, max_jobs=max_jobs
+            concurrency=concurrency or settings.worker_concurrency,
+            burst=burst,
+            max_jobs=max_jobs,
+            group_id=group_id,
         )
-        raise typer.Exit(run_workers(settings, options))
+        status = run_workers(settings, options)
+        summary = group_summary(open_database(settings), group_id)
+        if json_output:
+            views.print_json(summary.as_dict())
+        else:
+            stdout.print(summary.line(), markup=False)
+        raise typer.Exit(status)
 
 
 @app.command()
@@ -281,6 +312,47 @@ def bench(
         stdout.print(f"figures written to {output}", markup=False)
 
 
+@app.command()
+def reap(json_output: JsonOption = False) -> None:
+    """Take back jobs whose worker died and remove orphan fetcher containers, once."""
+    settings = load_settings()
+    with errors_reported():
+        db = open_database(settings)
+        report = Reaper(
+            db=db,
+            dispatcher=dispatcher(settings, open_redis(settings)),
+            outcomes=outcome_policy(settings),
+            deployment=settings.deployment,
+            docker_client=open_docker(),
+        ).reap(now=utcnow())
+        if json_output:
+            views.print_json(dataclasses.asdict(report))
+            return
+        stdout.print(
+            f"requeued {len(report.requeued)}, discarded {len(report.discarded)}, "
+            f"containers removed {len(report.containers_removed)}"
+        )
+
+
+@app.command()
+def reconcile(
+    older_than: Annotated[
+        float, typer.Option(help="Only jobs queued at least this many seconds ago.", min=0)
+    ] = 10.0,
+) -> None:
+    """Dispatch again the QUEUED jobs that Redis has lost; print their ids."""
+    settings = load_settings()
+    with errors_reported():
+        job_ids = reconcile_queued(
+            db=open_database(settings),
+            dispatcher=dispatcher(settings, open_redis(settings)),
+            now=utcnow(),
+            older_than=timedelta(seconds=older_than),
+        )
+        for job_id in job_ids:
+            stdout.print(job_id)
+
+
 @schedule_app.command("add")
 def schedule_add(
     url: Annotated[str, typer.Argument(help="URL to scan on every tick (http or https).")],
@@ -348,9 +420,16 @@ def schedule_remove(schedule_id: str) -> None:
 
 
 @app.command()
-def scheduler() -> None:
+def scheduler(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve metrics on this port [default: METRICS_PORT].", min=0, max=65535),
+    ] = None,
+) -> None:
     """Run a scheduler replica: submit a scan on every tick of every active schedule."""
     settings = load_settings()
+    if metrics_port is not None:
+        settings = settings.model_copy(update={"metrics_port": metrics_port})
     with errors_reported():
         run_scheduler_process(settings)
 
@@ -386,6 +465,7 @@ def maintenance(
 ) -> None:
     """Delete finished jobs past RETENTION_DAYS, remove stray containers, tidy the database."""
     settings = load_settings()
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
     with errors_reported():
         db = open_database(settings)
         docker_client = docker_if_reachable()

@@ -4,14 +4,15 @@ Jobs are serialised with RQ's JSON serializer, never pickle, so that whoever can
 Redis can't make a worker run code. The database stays the source of truth: losing what is
 in Redis delays jobs but loses none (the reconciler re-dispatches from the rows).
 
-Each dispatch of a scan job for its attempt ``n`` is the RQ job ``<job id>-<n>``. Two
-dispatches for the same attempt are the same RQ job (dispatching twice is harmless), and a
-retry dispatched from inside the running task is a different RQ job, which RQ's clean-up of
-the finished one can't delete.
+Every dispatch is an RQ job of its own, ``<job id>-<attempt>-<token>``: RQ deletes a finished
+RQ job as soon as its task returns, so a retry or deferral dispatched from inside the running
+task must not reuse its id. Dispatching a job twice is harmless: the second claim finds the job
+gone. The scan job id is the part of an RQ job id before its first ``-``.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol
@@ -34,8 +35,13 @@ def queue_names(base: str) -> list[str]:
 
 
 def rq_job_id(job_id: str, attempt: int) -> str:
-    """The RQ job id of the dispatch of ``attempt`` of the scan job ``job_id``."""
-    return f"{job_id}-{attempt}"
+    """A new RQ job id for a dispatch of ``attempt`` of the scan job ``job_id``."""
+    return f"{job_id}-{attempt}-{secrets.token_hex(4)}"
+
+
+def scan_job_id(rq_id: str) -> str:
+    """The scan job an RQ job id belongs to."""
+    return rq_id.split("-", 1)[0]
 
 
 class Dispatcher(Protocol):
@@ -88,3 +94,15 @@ class RQDispatcher:
         with self.redis.pipeline() as pipe:
             queue.enqueue_many(data, pipeline=pipe)
             pipe.execute()
+
+    def pending_job_ids(self) -> set[str]:
+        """Scan job ids with an RQ job waiting, scheduled or running on any of the queues."""
+        pending: set[str] = set()
+        for queue in self.queues.values():
+            for rq_id in (
+                *queue.get_job_ids(),
+                *queue.scheduled_job_registry.get_job_ids(),
+                *queue.started_job_registry.get_job_ids(),
+            ):
+                pending.add(scan_job_id(rq_id))
+        return pending

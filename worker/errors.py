@@ -15,6 +15,7 @@ The tree::
         ├── TransientScanError        worth another attempt (backoff, then DISCARDED)
         │   ├── DockerUnavailable     the engine did not answer or refused the request
         │   ├── ContainerStartFailed  the container could not be created or started
+        │   ├── ContainerKilled       killed by a signal from outside (e.g. the engine stopping)
         │   ├── DatabaseBusy          the database stayed locked through every retry
         │   ├── WorkerLost            the worker holding the job stopped renewing its lease
         │   ├── LeaseLost             this worker's claim was taken back while it ran
@@ -121,6 +122,19 @@ class ContainerStartFailed(TransientScanError):
     """The fetcher container could not be created or started."""
 
     code = "container_start_failed"
+
+
+class ContainerKilled(TransientScanError):
+    """The fetcher was killed by a signal it did not cause (not out of memory, not our deadline).
+
+    The engine stopping or restarting kills its containers; another attempt is worth it.
+    """
+
+    code = "container_killed"
+
+    def __init__(self, *, exit_code: int) -> None:
+        super().__init__(f"fetcher container was killed from outside (exit status {exit_code})")
+        self.exit_code = exit_code
 
 
 class DatabaseBusy(TransientScanError):

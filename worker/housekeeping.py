@@ -17,7 +17,7 @@ from redis import Redis
 
 from worker.clock import Clock
 from worker.db import Database
-from worker.dispatch import Dispatcher
+from worker.dispatch import RQDispatcher
 from worker.errors import ScanboxError
 from worker.logs import get_logger
 from worker.reaper import Reaper
@@ -32,7 +32,7 @@ class Housekeeper:
         *,
         db: Database,
         redis: Redis,
-        dispatcher: Dispatcher,
+        dispatcher: RQDispatcher,
         reaper: Reaper,
         interval: timedelta,
         reconcile_after: timedelta,
@@ -73,7 +73,6 @@ class Housekeeper:
             "reconcile",
             lambda: reconcile(
                 db=self.db,
-                redis=self.redis,
                 dispatcher=self.dispatcher,
                 now=self.clock(),
                 older_than=self.reconcile_after,

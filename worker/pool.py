@@ -4,7 +4,9 @@ Each process builds its own clients after it starts (nothing is shared across ``
 runs RQ's ``SimpleWorker``: the scan runs in the worker process itself, with no fork per job,
 because the container is the isolation and the worker enforces its own deadline. A process
 whose RQ loop ends on an error (Redis gone, say) starts a new one after a pause; it stops for
-good on a signal, when a ``--burst`` drain is done, or after ``--max-jobs``.
+good on a signal, when a ``--burst`` drain is done, or when the ``--max-jobs`` budget that all
+the processes share is spent (``worker.drain``). Each process keeps a run record
+(``worker.instrument``), and serves metrics when ``METRICS_PORT`` is set.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ from datetime import timedelta
 from types import FrameType
 from typing import Any
 
-from rq import Queue, SimpleWorker
+import redis.exceptions
+from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from worker import task
 from worker.clock import utcnow
 from worker.dispatch import queue_names
+from worker.drain import BudgetedWorker, JobBudget
 from worker.housekeeping import Housekeeper
+from worker.instrument import observe_worker
 from worker.logs import configure_logging, get_logger
 from worker.reaper import Reaper
 from worker.services import (
@@ -54,7 +59,10 @@ class WorkerOptions:
 
     concurrency: int
     burst: bool = False
+    #: Jobs the processes take in all before they stop (a drain); ``None``: no limit.
     max_jobs: int | None = None
+    #: The run records of these processes share this group (a drain's summary adds them up).
+    group_id: str | None = None
 
 
 def new_worker_id() -> str:
@@ -62,7 +70,7 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(3)}"
 
 
-class ScanWorker(SimpleWorker):
+class ScanWorker(BudgetedWorker):
     """RQ's in-process worker, with signals routed to scanbox's graceful shutdown.
 
     The first SIGTERM/SIGINT lets the running scan go on for the grace period and claims
@@ -91,17 +99,24 @@ class ScanWorker(SimpleWorker):
         self.jobs_done += 1
 
 
-def run_worker_process(settings: Settings, *, burst: bool, max_jobs: int | None) -> bool:
-    """Run one worker process until it stops; return whether it ran any job."""
+def run_worker_process(
+    settings: Settings,
+    *,
+    burst: bool,
+    budget: JobBudget | None = None,
+    group_id: str | None = None,
+    index: int = 0,
+) -> bool:
+    """Run worker process number ``index`` until it stops; return whether it ran any job."""
     configure_logging(fmt=settings.log_format, level=settings.log_level)
     worker_id = new_worker_id()
     log = get_logger(worker=worker_id)
-    redis = open_redis(settings)
+    redis_client = open_redis(settings)
     db = open_database(settings)
     db.create_schema()
     docker_client = open_docker()
     shutdown = Shutdown(grace_s=settings.shutdown_grace_ms / 1000)
-    rq_dispatcher = dispatcher(settings, redis)
+    rq_dispatcher = dispatcher(settings, redis_client)
     reaper = Reaper(
         db=db,
         dispatcher=rq_dispatcher,
@@ -114,7 +129,7 @@ def run_worker_process(settings: Settings, *, burst: bool, max_jobs: int | None)
         log.info("orphans_removed_at_start", containers=removed)
     housekeeper = Housekeeper(
         db=db,
-        redis=redis,
+        redis=redis_client,
         dispatcher=rq_dispatcher,
         reaper=reaper,
         interval=timedelta(milliseconds=settings.housekeeping_interval_ms),
@@ -122,17 +137,27 @@ def run_worker_process(settings: Settings, *, burst: bool, max_jobs: int | None)
         lock_name=f"scanbox:{settings.deployment}:housekeeping",
         clock=utcnow,
     )
+    observed = observe_worker(
+        settings,
+        db=db,
+        redis=redis_client,
+        docker_client=docker_client,
+        worker_id=worker_id,
+        group_id=group_id,
+        job_limit=None if budget is None else budget.limit,
+        index=index,
+    )
     scanner = build_scanner(
         settings,
         worker_id=worker_id,
         db=db,
-        redis=redis,
+        redis=redis_client,
         docker_client=docker_client,
         shutdown=shutdown,
     )
-    task.install(scanner)
+    task.install(observed.wrap(scanner))
     queues = [
-        Queue(name, connection=redis, serializer=JSONSerializer)
+        Queue(name, connection=redis_client, serializer=JSONSerializer)
         for name in queue_names(settings.queue_name)
     ]
     housekeeper.start()
@@ -141,17 +166,23 @@ def run_worker_process(settings: Settings, *, burst: bool, max_jobs: int | None)
     pause = 0.5
     try:
         while True:
-            rq_worker = ScanWorker(
-                queues,
-                connection=redis,
-                serializer=JSONSerializer,
-                name=f"{worker_id}.{secrets.token_hex(2)}",
-                shutdown=shutdown,
-            )
-            left = None if max_jobs is None else max_jobs - done
-            rq_worker.work(burst=burst, max_jobs=left, with_scheduler=True, logging_level="WARNING")
-            done += rq_worker.jobs_done
-            if shutdown.requested or burst or (max_jobs is not None and done >= max_jobs):
+            rq_worker: ScanWorker | None = None
+            try:
+                rq_worker = ScanWorker(
+                    queues,
+                    connection=redis_client,
+                    serializer=JSONSerializer,
+                    name=f"{worker_id}.{secrets.token_hex(2)}",
+                    shutdown=shutdown,
+                    budget=budget,
+                )
+                rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+            except redis.exceptions.RedisError as error:
+                # RQ talks to Redis when it starts and in its clean-up too; losing Redis there
+                # ends only this loop, and a new one starts once Redis answers again.
+                log.warning("worker_loop_lost_redis", error=str(error))
+            done += rq_worker.jobs_done if rq_worker is not None else 0
+            if shutdown.requested or burst or (budget is not None and budget.spent):
                 break
             log.warning("worker_loop_restarting", pause_s=pause)
             time.sleep(pause)
@@ -160,27 +191,31 @@ def run_worker_process(settings: Settings, *, burst: bool, max_jobs: int | None)
         housekeeper.stop()
         task.install(None)
         close_runner(scanner.runner)
+        observed.close()
         docker_client.close()
         db.dispose()
-        redis.close()
+        redis_client.close()
         log.info("worker_stopped", jobs=done)
     return done > 0
 
 
-def _child(settings: Settings, burst: bool, max_jobs: int | None) -> None:
-    run_worker_process(settings, burst=burst, max_jobs=max_jobs)
+def _child(
+    settings: Settings, burst: bool, budget: JobBudget | None, group_id: str | None, index: int
+) -> None:
+    run_worker_process(settings, burst=burst, budget=budget, group_id=group_id, index=index)
 
 
 def run_workers(settings: Settings, options: WorkerOptions) -> int:
     """Run ``options.concurrency`` worker processes; return an exit status for the CLI."""
+    budget = None if options.max_jobs is None else JobBudget(options.max_jobs)
     if options.concurrency == 1:
-        run_worker_process(settings, burst=options.burst, max_jobs=options.max_jobs)
+        run_worker_process(settings, burst=options.burst, budget=budget, group_id=options.group_id)
         return 0
     context = multiprocessing.get_context("fork")
     children = [
         context.Process(
             target=_child,
-            args=(settings, options.burst, options.max_jobs),
+            args=(settings, options.burst, budget, options.group_id, index),
             name=f"scanbox-worker-{index}",
         )
         for index in range(options.concurrency)

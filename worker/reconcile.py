@@ -1,9 +1,9 @@
 """Redis is not the source of truth: re-dispatch QUEUED jobs that Redis has lost.
 
-A QUEUED job is waiting for the RQ job of its next attempt (``<job id>-<attempts + 1>``).
-If Redis has no such RQ job waiting (flushed, restarted without persistence, or a dispatch
-that never happened), the job is dispatched again, keeping what is left of its backoff.
-Dispatching twice is harmless: a second claim of the same attempt finds the job gone.
+A QUEUED job is waiting for an RQ job: queued, scheduled (backoff, deferral) or running. If
+Redis has none for it (flushed, restarted without persistence, or a dispatch that never
+happened), the job is dispatched again, keeping what is left of its backoff. Dispatching twice
+is harmless: a second claim of the same attempt finds the job gone.
 """
 
 from __future__ import annotations
@@ -11,18 +11,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from redis import Redis
-from rq.job import Job
 
 from statemachine.states import State
 from worker.db import Database
-from worker.dispatch import Dispatcher, rq_job_id
+from worker.dispatch import RQDispatcher
 from worker.logs import get_logger
 from worker.models import ScanJob
 
 _jobs = ScanJob.__table__  # type: ignore[attr-defined]
-#: RQ job statuses that mean the dispatch is still on its way to a worker.
-WAITING = frozenset({b"queued", b"scheduled", b"deferred", b"started"})
 #: Most jobs looked at in one pass.
 RECONCILE_BATCH = 1000
 
@@ -30,8 +26,7 @@ RECONCILE_BATCH = 1000
 def reconcile(
     *,
     db: Database,
-    redis: Redis,
-    dispatcher: Dispatcher,
+    dispatcher: RQDispatcher,
     now: datetime,
     older_than: timedelta,
 ) -> list[str]:
@@ -45,13 +40,10 @@ def reconcile(
         ).all()
     if not rows:
         return []
-    with redis.pipeline(transaction=False) as pipe:
-        for row in rows:
-            pipe.hget(Job.key_for(rq_job_id(row.id, row.attempts + 1)), "status")
-        statuses = pipe.execute()
+    pending = dispatcher.pending_job_ids()
     redispatched: list[str] = []
-    for row, status in zip(rows, statuses, strict=True):
-        if status in WAITING:
+    for row in rows:
+        if row.id in pending:
             continue
         delay = 0.0
         if row.available_at is not None and row.available_at > now:

@@ -21,6 +21,7 @@ from docker.types import LogConfig
 
 from worker.errors import (
     ContainerCrashed,
+    ContainerKilled,
     ContainerStartFailed,
     ContainerTimedOut,
     DockerUnavailable,
@@ -39,6 +40,8 @@ LABEL_DEPLOYMENT = "org.scanbox.deployment"
 WAIT_SLICE_S = 0.5
 #: Lines of stderr kept to explain a crash.
 STDERR_TAIL_LINES = 20
+#: Exit statuses of a process killed by SIGKILL or SIGTERM (128 + signal number).
+KILLED_BY_SIGNAL = frozenset({137, 143})
 #: Docker keeps this many times the output cap of log on disk (JSON escaping can grow each
 #: byte up to six times), so an overflowing output is always seen as one.
 LOG_SIZE_FACTOR = 8
@@ -221,7 +224,7 @@ class DockerRunner:
             if error.status_code != 409:
                 raise DockerUnavailable(f"could not kill the fetcher container: {error}") from error
 
-    def _crash(self, container: Container, exit_code: int) -> ContainerCrashed:
+    def _crash(self, container: Container, exit_code: int) -> ContainerCrashed | ContainerKilled:
         oom_killed = False
         stderr_tail = ""
         try:
@@ -233,6 +236,8 @@ class DockerRunner:
             stderr_tail = raw.decode("utf-8", "replace")[-4000:]
         except (docker.errors.APIError, requests.exceptions.RequestException):
             pass  # The crash is what matters; its details are best effort.
+        if exit_code in KILLED_BY_SIGNAL and not oom_killed:
+            return ContainerKilled(exit_code=exit_code)
         return ContainerCrashed(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)
 
     def _read_stdout(self, container: Container) -> bytes:
