@@ -1,6 +1,7 @@
 """The analysis policy: domain and hash block/allow lists, read from a TOML file.
 
-The file can change without rebuilding any image; workers read it when they start. Format::
+The file can change without rebuilding any image or restarting workers: ``PolicyFile`` reads
+it again when it changes (``POLICY_FILE`` names it). Format::
 
     [domains]
     block = ["evil.example", "phish.example"]   # the domain and every subdomain
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.errors import ConfigurationError
+from worker.logs import get_logger
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,3 +66,35 @@ def _matches(host: str, domains: frozenset[str]) -> bool:
     host = host.lower().rstrip(".")
     labels = host.split(".")
     return any(".".join(labels[index:]) in domains for index in range(len(labels)))
+
+
+class PolicyFile:
+    """A policy file that is read again whenever it changes, so edits need no restart.
+
+    A file that becomes unreadable or malformed keeps the last good policy in force (and says
+    so in the log); one that is bad when the worker starts stops it with a clear error.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp = self._stat()
+        self._policy = Policy.load(path)
+
+    def _stat(self) -> tuple[int, int]:
+        try:
+            stat = self.path.stat()
+        except OSError as error:
+            raise ConfigurationError(f"policy file {str(self.path)!r}: {error}") from error
+        return stat.st_mtime_ns, stat.st_size
+
+    def current(self) -> Policy:
+        """The policy as the file says now."""
+        try:
+            stamp = self._stat()
+            if stamp != self._stamp:
+                self._policy = Policy.load(self.path)
+                self._stamp = stamp
+                get_logger().info("policy_reloaded", path=str(self.path))
+        except ConfigurationError as error:
+            get_logger().warning("policy_kept", reason=str(error))
+        return self._policy

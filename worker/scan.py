@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -73,7 +73,7 @@ class Scanner:
         limits: Limits,
         fetch: FetchOptions,
         outcomes: OutcomePolicy,
-        policy: Policy | None = None,
+        policy: Callable[[], Policy] = Policy,
         lease_ttl: timedelta = DEFAULT_LEASE_TTL,
         shutdown: Shutdown | None = None,
         gate: HostGate | None = None,
@@ -87,7 +87,7 @@ class Scanner:
         self.limits = limits
         self.fetch = fetch
         self.outcomes = outcomes
-        self.policy = policy or Policy()
+        self.policy = policy
         self.lease_ttl = lease_ttl
         self.shutdown = shutdown
         #: Asked before each claim whether the job's host may be fetched now.
@@ -183,7 +183,7 @@ class Scanner:
             if previous is not None and report.not_modified:
                 judgement = previous.judgement()
             else:
-                judgement = judge(report, policy=self.policy)
+                judgement = judge(report, policy=self.policy())
             if not self._complete(claim, analyzing, run, report, judgement, previous=previous):
                 return None
         except ScanError as error:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import docker
 from redis import Redis
@@ -15,6 +17,7 @@ from worker.db import Database
 from worker.deferral import RQDeferrals
 from worker.dispatch import RQDispatcher
 from worker.outcome import OutcomePolicy
+from worker.policy import Policy, PolicyFile
 from worker.politeness import HoldLimits, HostGate
 from worker.pooled_runner import URL_STDIN, PooledRunner, split_url
 from worker.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
@@ -31,9 +34,12 @@ DOCKER_API_TIMEOUT_S = 60
 
 
 def open_database(settings: Settings) -> Database:
-    """The database named by ``TURSO_CONNECTION_URL``."""
+    """The database named by ``TURSO_CONNECTION_URL`` (with ``TURSO_AUTH_TOKEN`` for libSQL)."""
+    token = settings.turso_auth_token
     return Database(
-        url=settings.turso_connection_url, busy_timeout_ms=settings.database_busy_timeout_ms
+        url=settings.turso_connection_url,
+        busy_timeout_ms=settings.database_busy_timeout_ms,
+        auth_token=None if token is None else token.get_secret_value(),
     )
 
 
@@ -174,4 +180,12 @@ def build_scanner(
         shutdown=shutdown,
         gate=host_gate(settings, db=db, rq_dispatcher=rq_dispatcher),
         conditional=settings.conditional_rescan,
+        policy=analysis_policy(settings),
     )
+
+
+def analysis_policy(settings: Settings) -> Callable[[], Policy]:
+    """The analysis policy: ``POLICY_FILE``, re-read when it changes, or rules alone."""
+    if not settings.policy_file:
+        return Policy
+    return PolicyFile(Path(settings.policy_file)).current

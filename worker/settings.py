@@ -34,9 +34,10 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    #: Where jobs, results and audit rows live: ``file:PATH`` (embedded SQLite) or ``sqlite:///``.
+    #: Where jobs, results and audit rows live: ``file:PATH`` (embedded SQLite), a libSQL server
+    #: or Turso (``libsql://``, ``https://``, ``wss://``) or PostgreSQL (``postgresql://``).
     turso_connection_url: str = DEFAULT_DATABASE_URL
-    #: Token for a remote libSQL/Turso database.
+    #: Token for a remote libSQL/Turso database (sent in Hrana's hello).
     turso_auth_token: SecretStr | None = None
     #: Full Redis URL; when unset it is built from the three settings after it.
     redis_url: str | None = None
@@ -86,6 +87,10 @@ class Settings(BaseSettings):
     standby_containers: int = Field(default=1, ge=1, le=16)
     #: With ``standby``: start them ahead too, so the fetcher already waits for its URL.
     standby_warm: bool = True
+
+    #: Analysis policy (TOML: blocked/allowed domains, blocked hashes), re-read when it
+    #: changes; empty: rules only.
+    policy_file: str = ""
 
     #: Attempts a job gets against transient errors before it is DISCARDED.
     max_attempts: int = Field(default=3, ge=1, le=100)

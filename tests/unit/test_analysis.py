@@ -8,7 +8,7 @@ from tests.support import make_report
 from worker.analysis import judge
 from worker.errors import ConfigurationError
 from worker.output import FetchReport
-from worker.policy import Policy
+from worker.policy import Policy, PolicyFile
 
 
 def _report(**changes: object) -> FetchReport:
@@ -81,3 +81,20 @@ def test_bad_policy_file_is_a_configuration_error(tmp_path: Path) -> None:
     path.write_text("[domains\n")
     with pytest.raises(ConfigurationError, match="policy file"):
         Policy.load(path)
+
+
+def test_policy_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[domains]\nblock = ["one.test"]\n')
+    source = PolicyFile(path)
+    assert source.current().domain_blocked("www.one.test")
+    path.write_text('[domains]\nblock = ["two.test", "three.test"]\n')
+    assert source.current().domain_blocked("two.test")
+    assert not source.current().domain_blocked("one.test")
+    path.write_text("[domains\n")  # broken: the last good policy stays in force
+    assert source.current().domain_blocked("two.test")
+
+
+def test_missing_policy_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="policy file"):
+        PolicyFile(tmp_path / "absent.toml")

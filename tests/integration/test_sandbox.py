@@ -1,0 +1,151 @@
+"""The fetcher's container holds: probes run inside the real container, under the real limits.
+
+Each probe is an image built on the fetcher image whose entry point is a small Python program
+that reports what it can see and do; it runs through ``DockerRunner`` with the same spec the
+workers use, so what it reports is what a compromised fetcher would get.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+
+import docker
+import pytest
+
+from worker.errors import ContainerCrashed
+from worker.runner import ContainerSpec, DockerRunner, RunRequest
+
+SPEC = ContainerSpec(
+    image="",
+    timeout_ms=20_000,
+    memory_limit_mb=64,
+    cpu_limit=0.5,
+    pids_limit=32,
+    tmpfs_mb=4,
+    user="65534:65534",
+    network="none",
+    deployment="sandbox-tests",
+)
+
+IDENTITY = """
+import json, os
+status = dict(line.split(':\\t', 1) for line in open('/proc/self/status').read().splitlines()
+              if ':\\t' in line)
+def can_write(path):
+    try:
+        with open(path, 'w') as f:
+            f.write('x')
+        return True
+    except OSError:
+        return False
+print(json.dumps({
+    'uid': os.getuid(), 'gid': os.getgid(),
+    'cap_eff': status['CapEff'].strip(), 'cap_prm': status['CapPrm'].strip(),
+    'cap_bnd': status['CapBnd'].strip(),
+    'no_new_privs': status['NoNewPrivs'].strip(), 'seccomp': status['Seccomp'].strip(),
+    'root_writable': can_write('/probe'), 'etc_writable': can_write('/etc/probe'),
+    'tmp_writable': can_write('/tmp/probe'),
+    'interfaces': sorted(os.listdir('/sys/class/net')),
+}))
+"""
+
+FORK_BOMB = """
+import json, os, time
+children, error = [], None
+for _ in range(10000):
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        error = exc.errno
+        break
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.kill(pid, 9)
+print(json.dumps({'forked': len(children), 'errno': error}))
+"""
+
+MEMORY_BOMB = """
+chunks = []
+while True:
+    chunks.append(bytearray(16 * 1024 * 1024))
+"""
+
+
+@pytest.fixture(scope="module")
+def probes(docker_client: docker.DockerClient, fetcher_image: str) -> dict[str, str]:
+    tags = {}
+    for name, program in {
+        "identity": IDENTITY,
+        "forkbomb": FORK_BOMB,
+        "membomb": MEMORY_BOMB,
+    }.items():
+        tag = f"scanbox-test-probe-{name}:latest"
+        entrypoint = json.dumps(["python3", "-c", program])
+        dockerfile = f"FROM {fetcher_image}\nENTRYPOINT {entrypoint}\n".encode()
+        docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True)
+        tags[name] = tag
+    return tags
+
+
+def _run(client: docker.DockerClient, image: str, name: str) -> dict[str, object]:
+    runner = DockerRunner(client=client, spec=dataclasses.replace(SPEC, image=image))
+    run = runner.run(
+        RunRequest(
+            job_id=f"sandbox{name}{os.getpid()}", attempt=1, worker_id="sandbox-test", args=[]
+        )
+    )
+    data: dict[str, object] = json.loads(run.stdout)
+    return data
+
+
+def test_the_fetcher_runs_unprivileged_read_only_and_confined(
+    docker_client: docker.DockerClient, probes: dict[str, str]
+) -> None:
+    facts = _run(docker_client, probes["identity"], "identity")
+    assert (facts["uid"], facts["gid"]) == (65534, 65534)
+    assert int(str(facts["cap_eff"]), 16) == 0
+    assert int(str(facts["cap_prm"]), 16) == 0
+    assert int(str(facts["cap_bnd"]), 16) == 0
+    assert facts["no_new_privs"] == "1"
+    assert facts["seccomp"] == "2"  # filter mode: Docker's default profile
+    assert facts["root_writable"] is False
+    assert facts["etc_writable"] is False
+    assert facts["tmp_writable"] is True
+    assert facts["interfaces"] == ["lo"]  # network "none" here: nothing but loopback
+
+
+def test_a_fork_bomb_is_stopped_by_the_pids_limit(
+    docker_client: docker.DockerClient, probes: dict[str, str]
+) -> None:
+    facts = _run(docker_client, probes["forkbomb"], "forkbomb")
+    assert facts["errno"] == 11  # EAGAIN: the pids limit said no
+    assert 0 < int(str(facts["forked"])) < SPEC.pids_limit
+    assert docker_client.ping()  # the engine (and host) carry on
+
+
+def test_a_memory_bomb_is_killed_and_recorded_as_out_of_memory(
+    docker_client: docker.DockerClient, probes: dict[str, str]
+) -> None:
+    with open("/proc/meminfo") as meminfo:
+        before = int(next(line for line in meminfo if line.startswith("MemAvailable")).split()[1])
+    runner = DockerRunner(
+        client=docker_client, spec=dataclasses.replace(SPEC, image=probes["membomb"])
+    )
+    with pytest.raises(ContainerCrashed) as raised:
+        runner.run(
+            RunRequest(
+                job_id=f"sandboxmem{os.getpid()}", attempt=1, worker_id="sandbox-test", args=[]
+            )
+        )
+    assert raised.value.oom_killed
+    assert raised.value.exit_code == 137
+    with open("/proc/meminfo") as meminfo:
+        after = int(next(line for line in meminfo if line.startswith("MemAvailable")).split()[1])
+    assert after > before - 256 * 1024  # the host kept its memory (kB)
+    assert docker_client.ping()
