@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Connection
 
 from statemachine.states import State
-from statemachine.transitions import create_job
+from statemachine.transitions import NewJob, create_jobs
 from worker.clock import Clock, utcnow
 from worker.db import Database
 from worker.dedup import ExistingJob, recent_jobs
@@ -73,6 +73,7 @@ def submit_batch(
             keys = {key for _, key in checked}
             reusable = recent_jobs(connection, keys, since=now - dedup_window)
         submissions = []
+        new_jobs: list[NewJob] = []
         for url, key in checked:
             existing = reusable.get(key)
             if existing is not None:
@@ -83,19 +84,18 @@ def submit_batch(
                 )
                 continue
             job_id = new_job_id()
-            create_job(
-                connection,
-                job_id=job_id,
-                url=url,
-                url_key=key,
-                priority=priority,
-                max_attempts=max_attempts,
-                actor=SUBMIT_ACTOR,
-                now=now,
-            )
+            new_jobs.append(NewJob(job_id=job_id, url=url, url_key=key))
             submissions.append(Submission(job_id=job_id, url=url, state=State.QUEUED))
             if dedup_window > timedelta(0):
                 reusable[key] = ExistingJob(job_id=job_id, state=State.QUEUED)
+        create_jobs(
+            connection,
+            jobs=new_jobs,
+            priority=priority,
+            max_attempts=max_attempts,
+            actor=SUBMIT_ACTOR,
+            now=now,
+        )
         return submissions
 
     submissions = db.run_write(store)
