@@ -276,6 +276,9 @@ def _measure(
             "cpu_limit": settings.container_cpu_limit,
             "memory_limit_mb": settings.container_memory_limit_mb,
             "runtime": settings.container_runtime or "default",
+            "runner": settings.container_runner,
+            "standby_containers": settings.standby_containers,
+            "standby_warm": settings.standby_warm,
         },
         **results,
     }
