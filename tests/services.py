@@ -102,20 +102,22 @@ class RedisServer:
 
 @dataclass
 class WorkerProcesses:
-    """``scanbox worker`` processes started by a test, always stopped at the end."""
+    """``scanbox worker`` (or another ``command``) processes started by a test, always stopped
+    at the end."""
 
     env: Mapping[str, str]
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
     logs: Path | None = None
+    command: str = "worker"
     _files: list[IO[str]] = field(default_factory=list)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         log = None
         if self.logs is not None:
-            log = open(self.logs / f"worker-{len(self.processes)}.log", "w")  # noqa: SIM115
+            log = open(self.logs / f"{self.command}-{len(self.processes)}.log", "w")  # noqa: SIM115
             self._files.append(log)
         process = subprocess.Popen(
-            [sys.executable, "-m", "worker", "worker", *args],
+            [sys.executable, "-m", "worker", self.command, *args],
             env={**os.environ, **self.env},
             stdout=subprocess.DEVNULL,
             stderr=log or subprocess.DEVNULL,
@@ -145,9 +147,11 @@ class WorkerProcesses:
 
 
 @contextmanager
-def worker_processes(env: Mapping[str, str], logs: Path) -> Iterator[WorkerProcesses]:
-    """Worker processes that are stopped however the test ends."""
-    workers = WorkerProcesses(env=env, logs=logs)
+def worker_processes(
+    env: Mapping[str, str], logs: Path, *, command: str = "worker"
+) -> Iterator[WorkerProcesses]:
+    """Worker (or ``command``) processes that are stopped however the test ends."""
+    workers = WorkerProcesses(env=env, logs=logs, command=command)
     try:
         yield workers
     finally:

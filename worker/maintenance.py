@@ -4,6 +4,9 @@ What retention deletes, and why: a *terminal* job whose ``finished_at`` is older
 cutoff is deleted whole (its ``scan_jobs`` row, its result and every one of its audit rows) in
 one transaction per batch. A job that remains therefore always has its complete audit trail,
 and no result outlives its job. Jobs that are not terminal are never touched, however old.
+Neither is a job whose result holds content that something kept still points to: the URL's
+stored validators (``url_validators.result_id``) or a not-modified result
+(``previous_result_id``) of a kept job; it goes at a later run, once nothing points to it.
 Also deleted past the cutoff: ``schedule_ticks`` rows (a schedule whose last scan was deleted
 treats it as finished) and finished run records. Schedules themselves are never deleted.
 
@@ -26,7 +29,7 @@ from statemachine.states import TERMINAL
 from worker.clock import Clock
 from worker.db import Database
 from worker.logs import get_logger
-from worker.models import AuditLog, RunRecord, ScanJob, ScanResult, ScheduleTick
+from worker.models import AuditLog, RunRecord, ScanJob, ScanResult, ScheduleTick, UrlValidators
 from worker.runs import RunRecorder
 
 _jobs = ScanJob.__table__  # type: ignore[attr-defined]
@@ -34,6 +37,7 @@ _results = ScanResult.__table__  # type: ignore[attr-defined]
 _audit = AuditLog.__table__  # type: ignore[attr-defined]
 _ticks = ScheduleTick.__table__  # type: ignore[attr-defined]
 _runs = RunRecord.__table__  # type: ignore[attr-defined]
+_validators = UrlValidators.__table__  # type: ignore[attr-defined]
 
 #: Jobs deleted per write transaction, so that workers never wait long for the write lock.
 RETENTION_BATCH = 500
@@ -74,10 +78,20 @@ def apply_retention(
     """Delete terminal jobs finished before ``cutoff`` (whole), and old ticks and runs."""
     report.cutoff = cutoff
 
+    referenced = sa.union(
+        sa.select(_results.c.previous_result_id).where(_results.c.previous_result_id.is_not(None)),
+        sa.select(_validators.c.result_id),
+    )
+    pointed_to = sa.select(_results.c.job_id).where(_results.c.id.in_(referenced))
+
     def delete_batch(connection: Connection) -> int:
         old = (
             sa.select(_jobs.c.id)
-            .where(_jobs.c.state.in_(_TERMINAL_NAMES), _jobs.c.finished_at < cutoff)
+            .where(
+                _jobs.c.state.in_(_TERMINAL_NAMES),
+                _jobs.c.finished_at < cutoff,
+                _jobs.c.id.not_in(pointed_to),
+            )
             .limit(batch)
         )
         ids = list(connection.execute(old).scalars())

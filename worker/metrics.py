@@ -69,7 +69,7 @@ class Metrics:
             self.transitions.labels(from_state=source or NO_STATE, to_state=target).inc()
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, eq=False)  # registries keep collectors in a dict
 class SystemCollector(Collector):
     """Gauges read at scrape time: jobs per state, queue depth, fetcher containers running."""
 

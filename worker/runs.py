@@ -160,3 +160,51 @@ class RunRecorder:
         """Write the final counts with status ``finished`` (or ``crashed``); return them."""
         self.flush(status="crashed" if crashed else "finished")
         return self.counts
+
+
+@dataclass(kw_only=True)
+class GroupSummary:
+    """The runs of one group (the processes of one ``scanbox worker``) added up."""
+
+    processes: int
+    counts: RunCounts
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as the JSON object ``scanbox worker --json`` prints."""
+        return {
+            **self.counts.as_dict(),
+            "processes": self.processes,
+            "duration_s": round(self.seconds, 3),
+        }
+
+    def line(self) -> str:
+        """The summary as one line for people."""
+        counts = self.counts
+        return (
+            f"processed {counts.processed} jobs in {self.seconds:.1f} s: "
+            f"{counts.succeeded} succeeded, {counts.failed} failed, {counts.skipped} skipped, "
+            f"{counts.retried} retried ({self.processes} processes)"
+        )
+
+
+def group_summary(db: Database, group_id: str) -> GroupSummary:
+    """Add up the run records of ``group_id``."""
+    with db.read() as session:
+        rows = list(
+            session.connection().execute(sa.select(_runs).where(_runs.c.group_id == group_id))
+        )
+    counts = RunCounts()
+    for row in rows:
+        counts.processed += row.processed
+        counts.succeeded += row.succeeded
+        counts.failed += row.failed
+        counts.skipped += row.skipped
+        counts.retried += row.retried
+        counts.busy_ms += row.busy_ms
+    seconds = 0.0
+    if rows:
+        start = min(row.started_at for row in rows)
+        end = max(row.finished_at or row.updated_at for row in rows)
+        seconds = max((end - start).total_seconds(), 0.0)
+    return GroupSummary(processes=len(rows), counts=counts, seconds=seconds)

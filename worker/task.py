@@ -7,12 +7,12 @@ start-up (``install``), before RQ takes the first job.
 
 from __future__ import annotations
 
-from worker.scan import Scanner
+from worker.instrument import ScanRunner
 
-_scanner: Scanner | None = None
+_scanner: ScanRunner | None = None
 
 
-def install(scanner: Scanner | None) -> None:
+def install(scanner: ScanRunner | None) -> None:
     """Make ``scanner`` the one this process's tasks run on (``None`` to uninstall)."""
     global _scanner  # noqa: PLW0603 (one per process, set once by the worker at start-up)
     _scanner = scanner

@@ -12,7 +12,7 @@ from statemachine.transitions import create_job, transition
 from tests.clocks import ManualClock
 from worker.db import Database
 from worker.maintenance import MAINTENANCE_KIND, Maintenance, MaintenanceReport, apply_retention
-from worker.models import AuditLog, RunRecord, ScanJob, ScanResult, ScheduleTick
+from worker.models import AuditLog, RunRecord, ScanJob, ScanResult, ScheduleTick, UrlValidators
 from worker.runs import RunRecorder
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -186,3 +186,48 @@ def test_periodic_maintenance_runs_once_per_interval_across_replicas(db: Databas
     assert [(run.name, run.status) for run in runs] == [("a", "finished"), ("b", "finished")]
     assert runs[0].detail is not None
     assert runs[0].detail["database"] == ["PRAGMA optimize"]
+
+
+def _result_id(db: Database, job_id: str) -> int:
+    with db.read() as session:
+        result = session.exec(select(ScanResult).where(ScanResult.job_id == job_id)).one()
+    assert result.id is not None
+    return result.id
+
+
+def test_a_result_that_kept_rows_point_to_is_kept_until_nothing_does(db: Database) -> None:
+    _job(db, "old-content", created=OLD, final=State.COMPLETED)
+    _job(db, "old-not-modified", created=OLD, final=State.COMPLETED)
+    _job(db, "recent-not-modified", created=RECENT, final=State.COMPLETED)
+    content = _result_id(db, "old-content")
+    validators = UrlValidators.__table__  # type: ignore[attr-defined]
+
+    def point(connection: sa.Connection) -> None:
+        for job_id in ("old-not-modified", "recent-not-modified"):
+            connection.execute(
+                sa.update(_results)
+                .where(_results.c.job_id == job_id)
+                .values(not_modified=True, previous_result_id=content)
+            )
+        connection.execute(
+            validators.insert().values(
+                url_key="http://127.0.0.1/",
+                etag='"v1"',
+                result_id=content,
+                job_id="old-content",
+                updated_at=OLD,
+            )
+        )
+
+    db.run_write(point)
+    maintenance = Maintenance(db=db, clock=ManualClock(NOW), retention=RETENTION)
+    maintenance.run()
+    assert _ids(db, ScanJob) == ["old-content", "recent-not-modified"]
+    db.run_write(lambda connection: connection.execute(sa.delete(validators)))
+    maintenance.run()
+    assert _ids(db, ScanJob) == ["old-content", "recent-not-modified"]  # still pointed to
+    db.run_write(
+        lambda connection: connection.execute(sa.update(_results).values(previous_result_id=None))
+    )
+    maintenance.run()
+    assert _ids(db, ScanJob) == ["recent-not-modified"]
