@@ -25,7 +25,7 @@ from worker.clock import Clock, utcnow
 from worker.db import Database
 from worker.dispatch import queue_names
 from worker.logs import get_logger
-from worker.metrics import Metrics, MetricsServer, SystemCollector, serve_metrics
+from worker.metrics import Metrics, MetricsServer, metrics_endpoint
 from worker.models import AuditLog
 from worker.runs import RunRecorder, scan_outcome
 from worker.settings import Settings
@@ -136,16 +136,14 @@ def observe_worker(
     ).start()
     if not settings.metrics_port:
         return ObservedWorker(db=db, worker_id=worker_id, recorder=recorder)
-    metrics = Metrics()
-    metrics.registry.register(
-        SystemCollector(
-            db=db,
-            redis=redis,
-            queue_names=queue_names(settings.queue_name),
-            docker_client=docker_client,
-        )
+    metrics, server = metrics_endpoint(
+        db=db,
+        redis=redis,
+        queue_names=queue_names(settings.queue_name),
+        docker_client=docker_client,
+        host=settings.metrics_host,
+        port=settings.metrics_port + index,
     )
-    server = serve_metrics(metrics, host=settings.metrics_host, port=settings.metrics_port + index)
     return ObservedWorker(
         db=db, worker_id=worker_id, recorder=recorder, metrics=metrics, server=server
     )

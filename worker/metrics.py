@@ -140,3 +140,20 @@ def serve_metrics(metrics: Metrics, *, host: str, port: int) -> MetricsServer:
     """Serve ``metrics`` on ``host:port`` until ``stop`` is called."""
     server, thread = start_http_server(port, addr=host, registry=metrics.registry)
     return MetricsServer(server=server, thread=thread)
+
+
+def metrics_endpoint(
+    *,
+    db: Database,
+    redis: Redis,
+    queue_names: Sequence[str],
+    docker_client: docker.DockerClient | None,
+    host: str,
+    port: int,
+) -> tuple[Metrics, MetricsServer]:
+    """A process's metrics with the system gauges, served on ``host:port``."""
+    metrics = Metrics()
+    metrics.registry.register(
+        SystemCollector(db=db, redis=redis, queue_names=queue_names, docker_client=docker_client)
+    )
+    return metrics, serve_metrics(metrics, host=host, port=port)

@@ -22,7 +22,7 @@ from worker.db import Database
 from worker.dispatch import queue_names
 from worker.logs import configure_logging, get_logger
 from worker.maintenance import ContainerSweep, Maintenance
-from worker.metrics import Metrics, MetricsServer, SystemCollector, serve_metrics
+from worker.metrics import Metrics, MetricsServer, metrics_endpoint
 from worker.reaper import Reaper
 from worker.runs import RunCounts, RunRecorder
 from worker.scheduler import Scheduler, new_replica_id
@@ -98,10 +98,14 @@ def run_scheduler_process(settings: Settings, *, stop: threading.Event | None = 
     metrics = Metrics()
     server: MetricsServer | None = None
     if settings.metrics_port:
-        metrics.registry.register(
-            SystemCollector(db=db, redis=redis, queue_names=queue_names(settings.queue_name))
+        metrics, server = metrics_endpoint(
+            db=db,
+            redis=redis,
+            queue_names=queue_names(settings.queue_name),
+            docker_client=None,
+            host=settings.metrics_host,
+            port=settings.metrics_port,
         )
-        server = serve_metrics(metrics, host=settings.metrics_host, port=settings.metrics_port)
     chores = None
     docker_client = None
     if settings.maintenance_interval_ms:

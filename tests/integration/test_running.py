@@ -10,30 +10,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from redis import Redis
 from sqlmodel import select
 
 from statemachine.states import State
-from tests.integration.conftest import settings_from
+from tests.integration.test_pipeline import _submit
 from tests.services import free_port, poll, worker_processes
 from tests.sites import serve
 from worker import queries
-from worker.db import Database
 from worker.logs import JOB_FIELDS
 from worker.models import RunRecord
-from worker.services import dispatcher, open_database
-from worker.submit import submit_urls
 
 PAGE = b"<!doctype html><title>drained</title><p>scanbox</p>"
-
-
-def _submit(env: dict[str, str], urls: list[str]) -> tuple[Database, list[str]]:
-    settings = settings_from(env)
-    db = open_database(settings)
-    redis = Redis.from_url(settings.effective_redis_url)
-    ids = submit_urls(urls, db=db, dispatcher=dispatcher(settings, redis))
-    redis.close()
-    return db, ids
 
 
 def _scanbox(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,6 +13,8 @@ import json
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from sqlmodel import col, select
 
 from statemachine.states import TERMINAL, State
 from tests.integration.conftest import settings_from
-from tests.services import free_port, poll, worker_processes
+from tests.services import WorkerProcesses, free_port, poll, worker_processes
 from tests.sites import serve
 from worker.db import Database
 from worker.models import AuditLog, RunRecord, ScanJob, Schedule, ScheduleTick
@@ -89,6 +91,21 @@ def _refreshes_after(log: Path, moment: datetime) -> list[datetime]:
     ]
 
 
+@contextmanager
+def _worker_and_schedulers(
+    env: dict[str, str], tmp_path: Path, *scheduler_args: list[str]
+) -> Iterator[WorkerProcesses]:
+    """One worker process, and a scheduler for each ``scheduler_args``; yield the schedulers."""
+    with (
+        worker_processes(env, tmp_path) as workers,
+        worker_processes(env, tmp_path, command="scheduler") as schedulers,
+    ):
+        workers.start("--concurrency", "1")
+        for args in scheduler_args:
+            schedulers.start(*args)
+        yield schedulers
+
+
 def _wait_for_refreshes(logs: list[Path], *, after: datetime, count: int) -> None:
     """Wait until every scheduler has logged ``count`` refreshes after ``after``."""
     for log in logs:
@@ -108,13 +125,9 @@ def test_two_scheduler_replicas_fire_one_scan_per_tick(
     with serve() as site:
         site.page("/watched", PAGE)
         schedule_id = _scanbox(env, "schedule", "add", site.url("/watched"), "--cron", EVEN_SECONDS)
-        with (
-            worker_processes(env, tmp_path) as workers,
-            worker_processes(env, tmp_path, command="scheduler") as schedulers,
-        ):
-            workers.start("--concurrency", "1")
-            for port in ports:
-                schedulers.start("--metrics-port", str(port))
+        with _worker_and_schedulers(
+            env, tmp_path, *[["--metrics-port", str(port)] for port in ports]
+        ) as schedulers:
 
             def enough() -> bool | None:
                 done = [job for job in _jobs(db) if job.state == State.COMPLETED]
@@ -174,13 +187,7 @@ def test_edits_and_disabling_in_the_database_take_effect_within_one_refresh(
         site.page("/a", PAGE)
         site.page("/b", PAGE)
         schedule_id = _scanbox(env, "schedule", "add", site.url("/a"), "--cron", EVEN_SECONDS)
-        with (
-            worker_processes(env, tmp_path) as workers,
-            worker_processes(env, tmp_path, command="scheduler") as schedulers,
-        ):
-            workers.start("--concurrency", "1")
-            schedulers.start()
-            schedulers.start()
+        with _worker_and_schedulers(env, tmp_path, [], []) as schedulers:
 
             def finished(url: str) -> bool | None:
                 return (

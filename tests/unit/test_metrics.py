@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import random
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from tests.clocks import ManualClock
 from tests.support import FakeDispatcher, FakeRunner
-from worker.backoff import Backoff
-from worker.claim import Limits
+from tests.unit.scanners import NOW, make_scanner
 from worker.db import Database
 from worker.errors import ContainerCrashed
 from worker.instrument import InstrumentedScanner
 from worker.metrics import Metrics, SystemCollector, serve_metrics
-from worker.outcome import OutcomePolicy
 from worker.runs import RunRecorder
-from worker.scan import FetchOptions, Scanner
 from worker.submit import submit_urls
-
-NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 @dataclass
@@ -45,21 +39,16 @@ def _scrape(metrics: Metrics) -> str:
 
 def _instrumented(db: Database, runner: FakeRunner, metrics: Metrics) -> InstrumentedScanner:
     clock = ManualClock(NOW)
-    scanner = Scanner(
-        db=db,
-        runner=runner,
-        dispatcher=FakeDispatcher(),
-        worker_id="w1",
-        limits=Limits(timeout_ms=5000, memory_limit_mb=256, cpu_limit=0.5, pids_limit=64),
-        fetch=FetchOptions(timeout_ms=4000, max_body_bytes=1 << 20, allowed_ports="any"),
-        outcomes=OutcomePolicy(backoff=Backoff(base_s=1, maximum_s=10, rng=random.Random(1))),
-        clock=clock,
-    )
     recorder = RunRecorder(
         db=db, kind="worker", name="w1", clock=clock, flush_every=timedelta(hours=1)
     ).start()
     return InstrumentedScanner(
-        scanner=scanner, db=db, worker_id="w1", recorder=recorder, metrics=metrics, clock=clock
+        scanner=make_scanner(db, runner),
+        db=db,
+        worker_id="w1",
+        recorder=recorder,
+        metrics=metrics,
+        clock=clock,
     )
 
 
