@@ -3,7 +3,7 @@
 Everything it makes is its own: an SQLite file in a temporary directory, RQ queues named
 ``bench-<random>`` (emptied at the end), containers labelled ``org.scanbox.bench`` or run by
 its own workers. Fetchers share the host's network and may reach only 127.0.0.0/8, where the
-benchmark serves its page.
+benchmark serves its page. The per-host rate limit is off for its workers.
 """
 
 from __future__ import annotations
@@ -77,6 +77,9 @@ def bench_environment(*, database: Path, queue: str, redis_url: str) -> dict[str
         "FETCHER_NETWORK": "host",
         "FETCHER_ALLOW_NETWORKS": LOOPBACK,
         "FETCHER_ALLOWED_PORTS": "any",
+        # Every scan of the benchmark goes to one host: the per-host rate limit, a policy and
+        # not a cost, would measure itself instead of the pipeline.
+        "HOST_RATE_LIMIT": "0",
     }
 
 

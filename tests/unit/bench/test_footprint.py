@@ -40,3 +40,4 @@ def test_workers_reach_only_loopback_with_their_own_database_and_queue(tmp_path:
     assert settings.queue_name == "bench-1234"
     assert settings.turso_connection_url == f"file:{tmp_path / 'bench.db'}"
     assert settings.effective_redis_url == "redis://127.0.0.1:1/0"
+    assert settings.host_rate_limit == 0
