@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import docker
+import docker.errors
+from sqlalchemy.engine import Connection
 from sqlmodel import select
 
 from statemachine.states import State
+from statemachine.transitions import create_job, transition
+from tests.integration.conftest import scanbox_containers, settings_from
 from tests.integration.test_pipeline import _submit
 from tests.services import free_port, poll, worker_processes
 from tests.sites import serve
 from worker import queries
+from worker.db import Database
 from worker.logs import JOB_FIELDS
 from worker.models import RunRecord
+from worker.runner import LABEL_ATTEMPT, LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED
+from worker.services import open_database
 
 PAGE = b"<!doctype html><title>drained</title><p>scanbox</p>"
 
@@ -123,3 +134,61 @@ def test_worker_logs_are_json_with_job_fields_and_metrics_are_served(
     assert (claimed["state"], claimed["attempt"]) == ("FETCHING", 1)
     assert claimed["worker"]
     assert mine["job_completed"]["state"] == "COMPLETED"
+
+
+def _failed_job(db: Database, job_id: str, *, at: datetime) -> None:
+    """A job that was created and FAILED at ``at``."""
+
+    def write(connection: Connection) -> None:
+        create_job(
+            connection,
+            job_id=job_id,
+            url="http://127.0.0.1/",
+            priority="normal",
+            max_attempts=1,
+            actor="test",
+            now=at,
+        )
+        transition(
+            connection,
+            job_id=job_id,
+            source=State.QUEUED,
+            target=State.FAILED,
+            version=1,
+            actor="test",
+            now=at,
+        )
+
+    db.run_write(write)
+
+
+def test_maintenance_removes_stray_containers_and_old_jobs_only(
+    scan_env: dict[str, str], docker_client: docker.DockerClient
+) -> None:
+    env = scan_env | {"RETENTION_DAYS": "1"}
+    settings = settings_from(env)
+    db = open_database(settings)
+    old, recent = (datetime.now(UTC) - timedelta(days=days) for days in (3, 0))
+    for job_id, at in (("old", old), ("recent", recent)):
+        _failed_job(db, job_id, at=at)
+    stray = docker_client.containers.create(
+        settings.fetcher_image,
+        name=f"scanbox-test-stray-{uuid.uuid4().hex[:8]}",
+        labels={
+            LABEL_MANAGED: "true",
+            LABEL_DEPLOYMENT: settings.deployment,
+            LABEL_JOB: "old",
+            LABEL_ATTEMPT: "1",
+        },
+    )
+    try:
+        done = _scanbox(env, "maintenance", "--json")
+        assert done.returncode == 0, done.stderr[-2000:]
+        report = json.loads(done.stdout)
+        assert report["containers_removed"] == [stray.name]
+        assert (report["jobs_deleted"], report["audit_rows_deleted"]) == (1, 2)
+        assert [job.id for job in queries.list_jobs(db)] == ["recent"]
+        assert scanbox_containers(docker_client, ["old"]) == []
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            stray.remove(force=True)

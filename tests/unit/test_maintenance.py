@@ -14,6 +14,7 @@ from worker.db import Database
 from worker.maintenance import MAINTENANCE_KIND, Maintenance, MaintenanceReport, apply_retention
 from worker.models import AuditLog, RunRecord, ScanJob, ScanResult, ScheduleTick, UrlValidators
 from worker.runs import RunRecorder
+from worker.scheduler_process import periodic_maintenance
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 RETENTION = timedelta(days=30)
@@ -231,3 +232,27 @@ def test_a_result_that_kept_rows_point_to_is_kept_until_nothing_does(db: Databas
     )
     maintenance.run()
     assert _ids(db, ScanJob) == ["recent-not-modified"]
+
+
+def test_the_scheduler_chore_asks_the_database_at_most_once_per_check(db: Database) -> None:
+    clock = ManualClock(NOW)
+    asked: list[datetime] = []
+
+    class CountingMaintenance(Maintenance):
+        def run_if_due(self, *, name: str, every: timedelta) -> MaintenanceReport | None:
+            asked.append(self.clock())
+            return super().run_if_due(name=name, every=every)
+
+    chore = periodic_maintenance(
+        CountingMaintenance(db=db, clock=clock, retention=RETENTION),
+        name="s1",
+        every=timedelta(hours=1),
+        check_every=timedelta(minutes=5),
+    )
+    for _ in range(30):  # 30 scheduler steps, 30 s apart: 15 minutes
+        chore(clock())
+        clock.advance(seconds=30)
+    assert asked == [NOW, NOW + timedelta(minutes=5), NOW + timedelta(minutes=10)]
+    with db.read() as session:
+        runs = session.exec(select(RunRecord).where(RunRecord.kind == MAINTENANCE_KIND)).all()
+    assert len(runs) == 1
