@@ -55,6 +55,8 @@ _jobs = ScanJob.__table__  # type: ignore[attr-defined]
 
 #: Longest the scheduler sleeps at once, so that a clock change is noticed soon.
 MAX_SLEEP_S = 60.0
+#: Pause before a step that failed (database or Redis unreachable) is tried again.
+STEP_RETRY_S = 5.0
 
 #: What became of one tick in one replica.
 TickOutcome = Literal["submitted", "skipped", "lost", "stale", "failed"]
@@ -109,6 +111,8 @@ class Scheduler:
     metrics: Metrics | None = None
     #: Called once per step with the current time: periodic maintenance, for one.
     chores: Callable[[datetime], None] | None = None
+    #: Pause after a step that failed because the database or Redis was unreachable.
+    retry_after: timedelta = timedelta(seconds=STEP_RETRY_S)
     plans: dict[str, Plan] = field(default_factory=dict)
     #: Expressions already reported as invalid, per schedule, so each is logged once.
     reported: dict[str, str] = field(default_factory=dict)
@@ -316,9 +320,9 @@ class Scheduler:
         if self.next_refresh is None or self.clock() >= self.next_refresh:
             self.refresh()
         self.fire_due()
-        now = self.clock()
         if self.chores is not None:
-            self.chores(now)
+            self.chores(self.clock())
+        now = self.clock()
         assert self.next_refresh is not None
         wake = min([self.next_refresh, *(plan.next_tick for plan in self.plans.values())])
         return min(max((wake - now).total_seconds(), 0.0), MAX_SLEEP_S)
@@ -329,5 +333,11 @@ class Scheduler:
             "scheduler_started", refresh_s=self.refresh_every.total_seconds()
         )
         while not stop.is_set():
-            stop.wait(self.step())
+            try:
+                pause = self.step()
+            except (ScanboxError, sa.exc.SQLAlchemyError, redis.exceptions.RedisError) as error:
+                # The database or Redis is away: keep the plans, try again shortly.
+                get_logger(replica=self.replica).error("scheduler_step_failed", error=str(error))
+                pause = self.retry_after.total_seconds()
+            stop.wait(pause)
         get_logger(replica=self.replica).info("scheduler_stopped")

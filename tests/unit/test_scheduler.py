@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import redis.exceptions
@@ -13,6 +14,7 @@ from statemachine.transitions import transition
 from tests.clocks import ManualClock
 from tests.support import FakeDispatcher
 from worker.db import Database
+from worker.errors import DatabaseBusy
 from worker.models import AuditLog, RunRecord, ScanJob, Schedule, ScheduleTick
 from worker.runs import RunRecorder
 from worker.scheduler import Scheduler, Tick
@@ -305,3 +307,25 @@ def test_a_failed_dispatch_leaves_the_job_queued_for_the_reconciler(db: Database
     assert tick.outcome == "submitted"
     [job] = _jobs(db)
     assert job.state == State.QUEUED
+
+
+def test_a_step_that_fails_on_the_database_is_retried_not_fatal(db: Database) -> None:
+    clock = ManualClock(START)
+    add_schedule(db, url=URL, cron="* * * * *", clock=clock)
+    stop = threading.Event()
+    calls: list[datetime] = []
+
+    def chores(now: datetime) -> None:
+        calls.append(now)
+        if len(calls) == 1:
+            raise DatabaseBusy("database stayed locked")
+        clock.advance(seconds=30)  # the next tick is due at the following step
+        if len(calls) == 3:
+            stop.set()
+
+    scheduler, dispatcher = _replica(db, clock, "a")
+    scheduler.chores = chores
+    scheduler.retry_after = timedelta()
+    scheduler.run(stop=stop)
+    assert len(calls) == 3
+    assert len(dispatcher.dispatched) == 1
