@@ -76,10 +76,15 @@ class LibsqlServer:
         return f"ws://127.0.0.1:{self.port}/{_fresh_name('db')}"
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
             self.process.wait(timeout=10)
-            self.process = None
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
 
 
 def postgres_binaries() -> Path | None:

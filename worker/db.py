@@ -20,6 +20,7 @@ exponential backoff.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,6 +109,9 @@ class Database:
         self._auth_token = auth_token
         self.engine = self._create_engine()
         self._schema_ready = False
+        # Pooled connections to a server are closed even when nobody calls dispose(): a
+        # dropped libSQL or psycopg connection would otherwise only be closed by the GC.
+        weakref.finalize(self, self.engine.dispose)
 
     def _create_engine(self) -> Engine:
         if self.backend == "postgresql":

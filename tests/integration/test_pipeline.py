@@ -156,47 +156,54 @@ def test_broken_fetchers_fail_the_job(
 
 def _claim_in_process(
     url: str,
-    job_id: str,
+    job_ids: list[str],
     barrier: multiprocessing.synchronize.Barrier,
-    results: multiprocessing.queues.Queue[bool],
+    results: multiprocessing.queues.Queue[tuple[str, bool]],
 ) -> None:
+    """Race the other processes for each job in turn: all claim it at once, after a barrier."""
     db = Database(url=url)
-    barrier.wait(timeout=30)
-    claim = claim_job(
-        db,
-        job_id=job_id,
-        worker_id=f"racer-{multiprocessing.current_process().pid}",
-        limits=Limits(timeout_ms=1000, memory_limit_mb=64, cpu_limit=0.5, pids_limit=64),
-        lease=timedelta(minutes=1),
-        now=datetime.now(UTC),
-    )
-    results.put(claim is not None)
+    for job_id in job_ids:
+        barrier.wait(timeout=60)
+        claim = claim_job(
+            db,
+            job_id=job_id,
+            worker_id=f"racer-{multiprocessing.current_process().pid}",
+            limits=Limits(timeout_ms=1000, memory_limit_mb=64, cpu_limit=0.5, pids_limit=64),
+            lease=timedelta(minutes=1),
+            now=datetime.now(UTC),
+        )
+        results.put((job_id, claim is not None))
+    db.dispose()
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("racers", [2, 4])
-def test_racing_workers_claim_a_job_exactly_once(tmp_path: Path, racers: int) -> None:
-    url = f"file:{tmp_path / 'race.db'}"
-    db = Database(url=url)
+def test_racing_workers_claim_a_job_exactly_once(database_url: str, racers: int) -> None:
+    db = Database(url=database_url)
     job_ids = submit_urls(
         [f"http://127.0.0.1/{n}" for n in range(10)], db=db, dispatcher=FakeDispatcher()
     )
     context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(racers)
+    results: multiprocessing.queues.Queue[tuple[str, bool]] = context.Queue()
+    processes = [
+        context.Process(target=_claim_in_process, args=(database_url, job_ids, barrier, results))
+        for _ in range(racers)
+    ]
+    for process in processes:
+        process.start()
+    outcomes: dict[str, list[bool]] = {job_id: [] for job_id in job_ids}
+    for _ in range(racers * len(job_ids)):
+        job_id, won = results.get(timeout=90)
+        outcomes[job_id].append(won)
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
     for job_id in job_ids:
-        barrier = context.Barrier(racers)
-        results: multiprocessing.queues.Queue[bool] = context.Queue()
-        processes = [
-            context.Process(target=_claim_in_process, args=(url, job_id, barrier, results))
-            for _ in range(racers)
-        ]
-        for process in processes:
-            process.start()
-        outcomes = [results.get(timeout=60) for _ in processes]
-        for process in processes:
-            process.join(timeout=30)
-            assert process.exitcode == 0
-        assert sorted(outcomes) == [False] * (racers - 1) + [True]
+        assert sorted(outcomes[job_id]) == [False] * (racers - 1) + [True]
         assert [to for _, to in _trail(db, job_id)] == ["QUEUED", "FETCHING"]
         assert queries.get_job(db, job_id).version == 2
+    db.dispose()
 
 
 def test_a_job_dispatched_twice_runs_once(

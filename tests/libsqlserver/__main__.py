@@ -10,6 +10,9 @@ from aiohttp import web
 
 from tests.libsqlserver.server import ServerConfig, make_app
 
+#: Seconds the server waits for requests under way when it is told to stop.
+SHUTDOWN_TIMEOUT_S = 2.0
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="libsqlserver", description=__doc__)
@@ -25,7 +28,13 @@ def main() -> None:
         auth_token=args.auth_token,
         busy_timeout_s=args.busy_timeout_ms / 1000,
     )
-    web.run_app(make_app(config), host=args.host, port=args.port, print=None)
+    web.run_app(
+        make_app(config),
+        host=args.host,
+        port=args.port,
+        print=None,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+    )
 
 
 if __name__ == "__main__":

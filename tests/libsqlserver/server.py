@@ -25,6 +25,9 @@ HEARTBEAT_S = 10.0
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 log = logging.getLogger("libsqlserver")
+#: The open WebSockets, closed when the server stops.
+_SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
+_CONFIG = web.AppKey("config", "ServerConfig")
 
 
 #: Database names a URL path may carry (``/NAME`` serves ``DIRECTORY/NAME.db``).
@@ -177,7 +180,7 @@ async def _respond(socket: web.WebSocketResponse, request_id: int, pending: Futu
 
 
 async def _serve_websocket(request: web.Request) -> web.StreamResponse:
-    config: ServerConfig = request.app["config"]
+    config: ServerConfig = request.app[_CONFIG]
     database = config.database_for(request.path)
     if database is None:
         raise web.HTTPNotFound(text="no such database\n")
@@ -188,6 +191,7 @@ async def _serve_websocket(request: web.Request) -> web.StreamResponse:
     await socket.prepare(request)
     connection = HranaConnection(config=config, database=database)
     replies: set[asyncio.Task[None]] = set()
+    request.app[_SOCKETS].add(socket)
     try:
         async for frame in socket:
             if frame.type != WSMsgType.TEXT:
@@ -209,6 +213,7 @@ async def _serve_websocket(request: web.Request) -> web.StreamResponse:
                 await socket.close(code=1002, message=b"unexpected message")
                 break
     finally:
+        request.app[_SOCKETS].discard(socket)
         connection.close_all()
     return socket
 
@@ -223,6 +228,11 @@ async def _health(_request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
+async def _close_sockets(app: web.Application) -> None:
+    for socket in list(app[_SOCKETS]):
+        await socket.close(code=1001, message=b"server shutting down")
+
+
 def _use_wal(database: str) -> None:
     connection = sqlite3.connect(database)
     try:
@@ -235,7 +245,9 @@ def make_app(config: ServerConfig) -> web.Application:
     """The aiohttp application: WebSocket upgrades on ``/`` and ``/NAME``, ``GET /health``."""
     config.directory.mkdir(parents=True, exist_ok=True)
     app = web.Application()
-    app["config"] = config
+    app[_CONFIG] = config
+    app[_SOCKETS] = set()
+    app.on_shutdown.append(_close_sockets)
     app.router.add_get("/health", _health)
     app.router.add_get("/{name:[^/]*}", _index)
     return app
