@@ -39,9 +39,11 @@ class LibsqlServer:
 
     directory: Path
     port: int = field(default_factory=free_port)
+    auth_token: str | None = None
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        token = [] if self.auth_token is None else ["--auth-token", self.auth_token]
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -53,6 +55,7 @@ class LibsqlServer:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                *token,
             ],
             cwd=REPOSITORY,
             stdout=subprocess.DEVNULL,
