@@ -16,6 +16,35 @@ from docker.types import LogConfig
 from worker.runner import LOG_SIZE_FACTOR, ContainerSpec
 
 
+def fetcher_host_options(spec: ContainerSpec) -> dict[str, Any]:
+    """The host-side options of a fetcher container: limits, isolation, network, logs.
+
+    The names are the ones both ``client.containers.create`` and ``api.create_host_config``
+    take.
+    """
+    options: dict[str, Any] = {
+        "mem_limit": f"{spec.memory_limit_mb}m",
+        "memswap_limit": f"{spec.memory_limit_mb}m",
+        "nano_cpus": int(spec.cpu_limit * 1e9),
+        "pids_limit": spec.pids_limit,
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={spec.tmpfs_mb}m"},  # noqa: S108
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "network_mode": spec.network,
+        "log_config": LogConfig(
+            type="json-file",
+            config={
+                "max-size": str(spec.output_limit_bytes * LOG_SIZE_FACTOR),
+                "max-file": "2",
+            },
+        ),
+    }
+    if spec.runtime:
+        options["runtime"] = spec.runtime
+    return options
+
+
 def fetcher_container_options(
     spec: ContainerSpec,
     *,
@@ -25,30 +54,12 @@ def fetcher_container_options(
     stdin_open: bool = False,
 ) -> dict[str, Any]:
     """Keyword arguments of ``client.containers.create(spec.image, ...)`` for one fetcher."""
-    options: dict[str, Any] = {
+    return {
         "command": list(command),
         "name": name,
         "labels": dict(labels),
-        "mem_limit": f"{spec.memory_limit_mb}m",
-        "memswap_limit": f"{spec.memory_limit_mb}m",
-        "nano_cpus": int(spec.cpu_limit * 1e9),
-        "pids_limit": spec.pids_limit,
-        "read_only": True,
-        "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={spec.tmpfs_mb}m"},  # noqa: S108
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
         "user": spec.user,
-        "network_mode": spec.network,
-        "log_config": LogConfig(
-            type="json-file",
-            config={
-                "max-size": str(spec.output_limit_bytes * LOG_SIZE_FACTOR),
-                "max-file": "2",
-            },
-        ),
         "stdin_open": stdin_open,
         "tty": False,
+        **fetcher_host_options(spec),
     }
-    if spec.runtime:
-        options["runtime"] = spec.runtime
-    return options

@@ -18,6 +18,7 @@ from typing import Any
 
 import docker
 
+from worker.container_options import fetcher_host_options
 from worker.runner import ContainerSpec
 
 #: Label on the benchmark's own containers, so that a leftover one can be told apart.
@@ -43,20 +44,7 @@ class BareRun:
 
 def host_config(api: docker.APIClient, spec: ContainerSpec) -> dict[str, Any]:
     """The host configuration of a fetcher container: the limits a scan runs under."""
-    options: dict[str, Any] = {
-        "network_mode": spec.network,
-        "mem_limit": f"{spec.memory_limit_mb}m",
-        "memswap_limit": f"{spec.memory_limit_mb}m",
-        "nano_cpus": int(spec.cpu_limit * 1e9),
-        "pids_limit": spec.pids_limit,
-        "read_only": True,
-        "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={spec.tmpfs_mb}m"},  # noqa: S108
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-    }
-    if spec.runtime:
-        options["runtime"] = spec.runtime
-    config: dict[str, Any] = api.create_host_config(**options)
+    config: dict[str, Any] = api.create_host_config(**fetcher_host_options(spec))
     return config
 
 
