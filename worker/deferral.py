@@ -1,23 +1,23 @@
 """Putting a queued job back to sleep: a delayed dispatch that leaves the job's row alone.
 
 A job whose host can't be fetched yet stays QUEUED at its version (no write, no audit row) and
-is dispatched again after a delay, as an RQ job of its own, ``<job id>-<attempt>_d<token>``:
-RQ deletes the RQ job that is running now as soon as it returns, so the delayed one can't
-reuse that id.
+is dispatched again after a delay, through the ``Dispatcher`` like a retry (an RQ job of its
+own, which the reconciler counts as the job's pending dispatch).
 
-While a deferral is pending, any other wake of the same job comes too early and is dropped:
-the reconciler re-dispatching a QUEUED job it finds no RQ job for, or a job dispatched twice.
-A Redis key per job, expiring just before the deferral is due, says so. If the deferred RQ
-job is lost anyway, the key expires and the reconciler's next dispatch goes through.
+While a deferral is pending, any other wake of the same job comes too early and is dropped
+(a job dispatched twice, or re-dispatched by the reconciler), so that it neither takes a token
+nor adds another deferral. A Redis key per job, expiring just before the deferral is due,
+says so. If the deferred dispatch is lost anyway, the key expires and the next dispatch of
+the job goes through.
 """
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
 from typing import Protocol
 
-from worker.dispatch import FAILURE_TTL_S, TASK, RQDispatcher, rq_job_id
+from redis import Redis
+
+from worker.dispatch import Dispatcher
 
 #: The marker of a pending deferral expires this much before the deferral is due, so that
 #: the deferred dispatch itself never finds it (RQ runs it at its time or later).
@@ -34,11 +34,12 @@ class Deferrals(Protocol):
         """Dispatch ``attempt`` of ``job_id`` again in ``delay_s`` seconds."""
 
 
-class RQDeferrals:
-    """Deferrals through the RQ scheduler, on the dispatcher's own queues."""
+class RedisDeferrals:
+    """Deferrals through ``dispatcher``, marked in Redis under ``namespace``."""
 
-    def __init__(self, *, dispatcher: RQDispatcher, namespace: str) -> None:
+    def __init__(self, *, dispatcher: Dispatcher, redis: Redis, namespace: str) -> None:
         self.dispatcher = dispatcher
+        self.redis = redis
         self.namespace = namespace
 
     def key(self, job_id: str) -> str:
@@ -46,18 +47,10 @@ class RQDeferrals:
         return f"{self.namespace}:{job_id}"
 
     def pending(self, job_id: str) -> bool:
-        return bool(self.dispatcher.redis.exists(self.key(job_id)))
+        return bool(self.redis.exists(self.key(job_id)))
 
     def defer(self, job_id: str, *, priority: str, attempt: int, delay_s: float) -> None:
-        self.dispatcher.queues[priority].enqueue_in(
-            timedelta(seconds=delay_s),
-            TASK,
-            job_id,
-            job_id=f"{rq_job_id(job_id, attempt)}_d{secrets.token_hex(4)}",
-            job_timeout=self.dispatcher.job_timeout_s,
-            result_ttl=0,
-            failure_ttl=FAILURE_TTL_S,
-        )
+        self.dispatcher.dispatch([job_id], priority=priority, attempt=attempt, delay_s=delay_s)
         marker_ms = int((delay_s - EARLY_MARGIN_S) * 1000)
         if marker_ms > 0:
-            self.dispatcher.redis.set(self.key(job_id), attempt, px=marker_ms)
+            self.redis.set(self.key(job_id), attempt, px=marker_ms)

@@ -65,16 +65,22 @@ class HostGate:
         """Whether the worker may go on to claim ``job_id`` now.
 
         ``False`` means this wake of the job is done with: it was deferred, or it is a
-        duplicate of a deferral still to come. Jobs that are not QUEUED are admitted without
-        taking a token; the claim then finds them not ours.
+        duplicate of a deferral still to come. Jobs that are not QUEUED, or not due yet (retry
+        backoff), are admitted without taking a token; the claim then finds them not ours.
         """
         with self.db.read() as session:
             row = session.execute(
-                sa.select(_jobs.c.url, _jobs.c.state, _jobs.c.priority, _jobs.c.attempts).where(
-                    _jobs.c.id == job_id
-                )
+                sa.select(
+                    _jobs.c.url,
+                    _jobs.c.state,
+                    _jobs.c.priority,
+                    _jobs.c.attempts,
+                    _jobs.c.available_at,
+                ).where(_jobs.c.id == job_id)
             ).one_or_none()
         if row is None or row.state != State.QUEUED:
+            return True
+        if row.available_at is not None and row.available_at > self.clock():
             return True
         log = get_logger(job_id=job_id)
         if self.deferrals.pending(job_id):

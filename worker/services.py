@@ -14,7 +14,7 @@ from redis import Redis
 from worker.backoff import Backoff
 from worker.claim import Limits
 from worker.db import Database
-from worker.deferral import RQDeferrals
+from worker.deferral import RedisDeferrals
 from worker.dispatch import RQDispatcher
 from worker.outcome import OutcomePolicy
 from worker.policy import Policy, PolicyFile
@@ -105,7 +105,9 @@ def host_gate(settings: Settings, *, db: Database, rq_dispatcher: RQDispatcher) 
             ),
             namespace=f"{namespace}:hosts",
         ),
-        deferrals=RQDeferrals(dispatcher=rq_dispatcher, namespace=f"{namespace}:deferred"),
+        deferrals=RedisDeferrals(
+            dispatcher=rq_dispatcher, redis=rq_dispatcher.redis, namespace=f"{namespace}:deferred"
+        ),
         holds=HoldLimits(
             default_s=settings.host_backoff_ms / 1000,
             maximum_s=settings.host_backoff_max_ms / 1000,

@@ -13,8 +13,8 @@ from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from tests.services import RedisServer
-from worker.deferral import EARLY_MARGIN_S, RQDeferrals
-from worker.dispatch import RQDispatcher
+from worker.deferral import EARLY_MARGIN_S, RedisDeferrals
+from worker.dispatch import RQDispatcher, scan_job_id
 from worker.ratelimit import HostRates, Rate, RedisRateLimiter
 
 T0 = 1_800_000_000_000
@@ -139,7 +139,7 @@ def test_replicas_racing_on_one_bucket_get_exactly_its_tokens(redis_server: Redi
 def test_a_deferral_is_a_scheduled_rq_job_and_marks_early_wakes(redis: Redis) -> None:
     base = f"test-{uuid.uuid4().hex[:8]}"
     dispatcher = RQDispatcher(redis=redis, base_queue=base, job_timeout_s=60)
-    deferrals = RQDeferrals(dispatcher=dispatcher, namespace=f"{base}:deferred")
+    deferrals = RedisDeferrals(dispatcher=dispatcher, redis=redis, namespace=f"{base}:deferred")
     job_id = "f" * 32
     assert deferrals.pending(job_id) is False
     deferrals.defer(job_id, priority="high", attempt=2, delay_s=30)
@@ -147,7 +147,7 @@ def test_a_deferral_is_a_scheduled_rq_job_and_marks_early_wakes(redis: Redis) ->
     assert 0 < int(redis.pttl(deferrals.key(job_id))) <= (30 - EARLY_MARGIN_S) * 1000
     queue = Queue(f"{base}:high", connection=redis, serializer=JSONSerializer)
     [scheduled] = ScheduledJobRegistry(queue=queue).get_job_ids()
-    assert scheduled.startswith(f"{job_id}-2_d")
+    assert (scan_job_id(scheduled), scheduled.split("-")[1]) == (job_id, "2")
     job = queue.fetch_job(scheduled)
     assert job is not None
     assert (job.func_name, job.args) == ("worker.task.run_scan", [job_id])

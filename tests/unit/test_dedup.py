@@ -27,6 +27,24 @@ def _jobs(db: Database) -> list[ScanJob]:
         return list(session.exec(select(ScanJob)))
 
 
+def _move(db: Database, job_id: str, *targets: State) -> None:
+    """Walk ``job_id`` from QUEUED through ``targets``, as workers would."""
+    source, version = State.QUEUED, 1
+    with db.write() as connection:
+        for target in targets:
+            moved = transition(
+                connection,
+                job_id=job_id,
+                source=source,
+                target=target,
+                version=version,
+                actor="w",
+                now=NOW,
+            )
+            assert moved is not None
+            source, version = target, moved
+
+
 def _submit(db: Database, dispatcher: FakeDispatcher, urls: list[str], **kw: object) -> list[str]:
     options: dict[str, object] = {"dedup_window": WINDOW, "clock": lambda: NOW} | kw
     return submit_urls(urls, db=db, dispatcher=dispatcher, **options)  # type: ignore[arg-type]
@@ -47,16 +65,7 @@ def test_a_repeat_within_the_window_returns_the_existing_job(db: Database) -> No
 def test_the_submission_says_it_is_a_duplicate_and_gives_the_jobs_state(db: Database) -> None:
     dispatcher = FakeDispatcher()
     [first] = _submit(db, dispatcher, ["http://127.0.0.1/"])
-    with db.write() as connection:
-        transition(
-            connection,
-            job_id=first,
-            source=State.QUEUED,
-            target=State.FETCHING,
-            version=1,
-            actor="w",
-            now=NOW,
-        )
+    _move(db, first, State.FETCHING)
     [submission] = submit_batch(
         ["http://127.0.0.1"], db=db, dispatcher=dispatcher, dedup_window=WINDOW, clock=lambda: NOW
     )
@@ -100,26 +109,7 @@ def test_a_zero_window_always_makes_a_new_job(db: Database) -> None:
 def test_a_job_that_ended_without_a_result_is_not_reused(db: Database, ended: State) -> None:
     dispatcher = FakeDispatcher()
     [first] = _submit(db, dispatcher, ["http://127.0.0.1/"])
-    with db.write() as connection:
-        version = transition(
-            connection,
-            job_id=first,
-            source=State.QUEUED,
-            target=State.FETCHING,
-            version=1,
-            actor="w",
-            now=NOW,
-        )
-        assert version is not None
-        transition(
-            connection,
-            job_id=first,
-            source=State.FETCHING,
-            target=ended,
-            version=version,
-            actor="w",
-            now=NOW,
-        )
+    _move(db, first, State.FETCHING, ended)
     [second] = _submit(db, dispatcher, ["http://127.0.0.1/"])
     assert second != first
 

@@ -37,6 +37,13 @@ def _job(db: Database, job_id: str) -> ScanJob:
     return job
 
 
+def _set(db: Database, job_id: str, **values: object) -> None:
+    """Write columns of a job directly, as a worker's earlier attempt would have left them."""
+    jobs = ScanJob.__table__  # type: ignore[attr-defined]
+    with db.write() as connection:
+        connection.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+
+
 def _audit_count(db: Database, job_id: str) -> int:
     with db.read() as session:
         return len(session.exec(select(AuditLog).where(col(AuditLog.job_id) == job_id)).all())
@@ -91,16 +98,21 @@ def test_jobs_that_are_not_queued_take_no_token(db: Database) -> None:
 
 def test_a_retry_is_deferred_as_its_own_attempt(db: Database) -> None:
     job_id = _submit(db)
-    with db.write() as connection:
-        connection.execute(
-            ScanJob.__table__.update()  # type: ignore[attr-defined]
-            .where(ScanJob.__table__.c.id == job_id)  # type: ignore[attr-defined]
-            .values(attempts=1)
-        )
+    _set(db, job_id, attempts=1)
     deferrals = FakeDeferrals()
     gate = _gate(db, FakeRateLimiter(waits={"127.0.0.1": 1.0}), deferrals)
     assert gate.admit(job_id) is False
     assert deferrals.deferred == [(job_id, "normal", 2, 1.0)]
+
+
+def test_a_job_whose_retry_is_not_due_takes_no_token(db: Database) -> None:
+    job_id = _submit(db)
+    _set(db, job_id, available_at=NOW + timedelta(seconds=30))
+    limiter = FakeRateLimiter(waits={"127.0.0.1": 5.0})
+    deferrals = FakeDeferrals()
+    assert _gate(db, limiter, deferrals).admit(job_id) is True
+    assert (limiter.asked, deferrals.deferred) == ([], [])
+    assert make_scanner(db, FakeRunner(), gate=_gate(db, limiter, deferrals)).scan(job_id) is None
 
 
 @pytest.mark.parametrize(
