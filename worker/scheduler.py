@@ -161,7 +161,9 @@ class Scheduler:
         if self.recorder is not None:
             self.recorder.note("refreshes")
             self.recorder.flush()
-        log.info("schedules_refreshed", active=len(self.plans), rows=len(rows))
+        log.info(
+            "schedules_refreshed", active=len(self.plans), rows=len(rows), read_at=now.isoformat()
+        )
 
     def _report(self, row: Schedule, problem: str) -> None:
         schedule_id = row.id

@@ -84,10 +84,12 @@ def _events(log: Path) -> list[dict[str, Any]]:
 
 
 def _refreshes_after(log: Path, moment: datetime) -> list[datetime]:
+    """When each refresh that read the table after ``moment`` was logged (it reads first)."""
     return [
         event["at"]
         for event in _events(log)
-        if event["event"] == "schedules_refreshed" and event["at"] > moment
+        if event["event"] == "schedules_refreshed"
+        and datetime.fromisoformat(event["read_at"]) > moment
     ]
 
 
