@@ -46,8 +46,9 @@ class Site:
 
         self.routes[path] = handler
 
-    def held_page(self, path: str, body: bytes, *, release: threading.Event,
-                  hold_s: float = 30.0) -> None:
+    def held_page(
+        self, path: str, body: bytes, *, release: threading.Event, hold_s: float = 30.0
+    ) -> None:
         """Serve ``body`` at ``path`` only once ``release`` is set (or ``hold_s`` passed)."""
         self.page(path + "#inner", body)
         inner = self.routes.pop(path + "#inner")
