@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from redis import Redis
 
 from statemachine.states import State
 from tests.integration.conftest import settings_from
-from tests.services import worker_processes
+from tests.services import poll, worker_processes
 from tests.sites import serve, silent_listener
 from worker import queries
 from worker.errors import ContainerCrashed, ContainerTimedOut
@@ -173,3 +175,31 @@ def test_workers_scan_on_standby_containers_and_leave_none(
         assert result.title == "standby"
     assert len(site.hits) == 3
     assert standby_containers(docker_client) == []
+
+
+def test_a_killed_workers_standby_container_exits_and_is_reaped(
+    scan_env: dict[str, str], docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    env = scan_env | {"CONTAINER_RUNNER": "standby"}
+    with worker_processes(env, tmp_path) as workers:
+        worker = workers.start("--concurrency", "1")
+        poll(
+            lambda: True if _statuses(docker_client) == ["running"] else None,
+            timeout_s=60,
+            what="a warm standby container",
+        )
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        # Its attach closed: the fetcher read end-of-file instead of a URL and exited.
+        poll(
+            lambda: True if _statuses(docker_client) == ["exited"] else None,
+            timeout_s=30,
+            what="the orphaned standby container to exit",
+        )
+        # The next worker of the deployment reaps it when it starts.
+        assert workers.run("--burst", "--concurrency", "1") == 0
+    assert standby_containers(docker_client) == []
+
+
+def _statuses(client: docker.DockerClient) -> list[str]:
+    return [c.status for c in client.containers.list(all=True, filters={"label": LABEL_STANDBY})]
