@@ -53,6 +53,8 @@ def test_bench_measures_both_sides_and_leaves_nothing_behind(
     assert results["submit"]["batched_per_s"] > 0
     assert results["footprint"]["worker_rss_max_mib"] > 1
     assert 1 < results["footprint"]["container_peak_mib"] < 128
+    assert results["footprint"]["python_start"]["count"] == 3
+    assert results["footprint"]["python_start"]["p50_ms"] > 0
     assert results["settings"]["memory_limit_mb"] == 128
     assert results["table"][0]["measure"] == "sequential latency p50 (ms)"
     assert "sequential latency p50 (ms)" in completed.stdout

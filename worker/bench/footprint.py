@@ -27,6 +27,9 @@ MIB = 1024 * 1024
 HOLD_S = 60
 #: How long to wait for the measured fetcher to print its report.
 REPORT_TIMEOUT_S = 30.0
+#: Prints the process's age (ms) at Python's first line: what the runtime's set-up and the
+#: interpreter's start cost before the fetcher imports anything.
+PYTHON_START_PROGRAM = "from fetcher.startup import process_age; print(process_age() * 1000)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,3 +108,24 @@ def container_peak_mib(
     if not isinstance(peak, int):
         raise BenchmarkFailed("the stats API reported no max_usage (cgroup v1 only)")
     return round(peak / MIB, 1)
+
+
+def python_start_ms(api: docker.APIClient, *, spec: ContainerSpec) -> float:
+    """Process age (ms) at Python's first line in a fetcher container with a scan's limits."""
+    container = api.create_container(
+        spec.image,
+        entrypoint=["python3", "-S", "-c", PYTHON_START_PROGRAM],
+        user=spec.user,
+        labels={LABEL_BENCH: "python-start"},
+        host_config=host_config(api, spec),
+    )["Id"]
+    try:
+        api.start(container)
+        api.wait(container, timeout=REPORT_TIMEOUT_S)
+        output = api.logs(container, stdout=True, stderr=False).strip()
+    finally:
+        api.remove_container(container, force=True)
+    try:
+        return round(float(output), 1)
+    except ValueError:
+        raise BenchmarkFailed(f"the interpreter start probe printed {output[:100]!r}") from None

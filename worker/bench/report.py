@@ -127,6 +127,11 @@ def rows(results: dict[str, Any]) -> list[Row]:
             met=_check(start, MAX_FETCHER_START_MS, operator.le),
         ),
         Row(
+            measure="  of which runtime + interpreter p50 (ms)",
+            baseline=get(results, "footprint", "python_start", "p50_ms"),
+            scanbox=None,
+        ),
+        Row(
             measure="container peak memory (MiB)",
             baseline=get(results, "footprint", "container_peak_mib"),
             scanbox=None,

@@ -257,7 +257,7 @@ def _measure(
     db.dispose()
     progress(f"submit rate: {options.submit_count} single submits, then batches")
     results["submit"] = _submit_rate(settings, options, url=url, workdir=workdir, redis=redis)
-    progress(f"footprint: peak memory of {FOOTPRINT_SAMPLES} fetcher containers")
+    progress(f"footprint: {FOOTPRINT_SAMPLES} fetcher containers' peak memory and Python start")
     workers = [entry for entry in memory if entry.pid != group.pid] or memory
     results["footprint"] = {
         "worker_rss_max_mib": max(entry.rss_mib for entry in workers),
@@ -266,6 +266,9 @@ def _measure(
             footprint.container_peak_mib(api, spec=spec, command=command)
             for _ in range(FOOTPRINT_SAMPLES)
         ),
+        "python_start": summarize(
+            [footprint.python_start_ms(api, spec=spec) for _ in range(FOOTPRINT_SAMPLES)]
+        ).as_dict(),
     }
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
