@@ -65,6 +65,10 @@ class WorkerOptions:
     group_id: str | None = None
 
 
+#: RQ blocks on a dequeue for ``worker_ttl`` less this many seconds.
+RQ_DEQUEUE_MARGIN_S = 15
+
+
 def new_worker_id() -> str:
     """A unique name for one worker process: host, pid and a random suffix."""
     return f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(3)}"
@@ -164,6 +168,7 @@ def run_worker_process(
     log.info("worker_started", queues=[queue.name for queue in queues], burst=burst)
     done = 0
     pause = 0.5
+    housekeeping_s = max(1, settings.housekeeping_interval_ms // 1000)
     try:
         while True:
             rq_worker: ScanWorker | None = None
@@ -175,6 +180,14 @@ def run_worker_process(
                     name=f"{worker_id}.{secrets.token_hex(2)}",
                     shutdown=shutdown,
                     budget=budget,
+                    # RQ's maintenance is also when a worker takes over RQ's scheduler from a
+                    # dead one (its lock lapses after a minute). By default that is every 10
+                    # minutes, checked only between blocking dequeues of up to worker_ttl - 15
+                    # seconds (405 s): meanwhile the backoff re-dispatches of a killed
+                    # replica's jobs would wait in the scheduled registry, where the
+                    # reconciler counts them as pending. Both follow the housekeeping interval.
+                    maintenance_interval=housekeeping_s,
+                    worker_ttl=housekeeping_s + RQ_DEQUEUE_MARGIN_S,
                 )
                 rq_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
             except redis.exceptions.RedisError as error:
