@@ -52,7 +52,7 @@ from worker.services import dispatcher
 from worker.submit import submit_urls
 
 #: Scans in the proof that replicas share work and survive a kill.
-PROOF_SCANS = int(os.environ.get("SCANBOX_PROOF_SCANS", "240"))
+PROOF_SCANS = int(os.environ.get("SCANBOX_PROOF_SCANS", "200"))
 #: Replicas in that proof; one of them is killed.
 PROOF_REPLICAS = 3
 #: Jobs that must be finished before the kill, so that the kill lands mid-run.
