@@ -160,6 +160,11 @@ class ScratchContainers:
         self.containers.clear()
         for network in self.networks:
             with contextlib.suppress(docker.errors.NotFound):
+                # Whatever else joined it (a fetcher a worker started) is let go first.
+                network.reload()
+                for attached in network.containers:
+                    with contextlib.suppress(docker.errors.APIError):
+                        network.disconnect(attached, force=True)
                 network.remove()
         self.networks.clear()
 

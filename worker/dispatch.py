@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from redis import Redis
@@ -95,14 +95,22 @@ class RQDispatcher:
             queue.enqueue_many(data, pipeline=pipe)
             pipe.execute()
 
-    def pending_job_ids(self) -> set[str]:
-        """Scan job ids with an RQ job waiting, scheduled or running on any of the queues."""
+    def pending_job_ids(self, *, overdue_before: datetime | None = None) -> set[str]:
+        """Scan job ids with an RQ job that is still to run: waiting on a queue, or scheduled.
+
+        RQ jobs that RQ counts as running are left out: a worker claims its job moments after
+        taking it, so a job the database still has QUEUED while its RQ job "runs" was taken by
+        a worker that died before claiming it (RQ keeps such a job "started" until its
+        timeout). So are scheduled RQ jobs due before ``overdue_before``: no scheduler is
+        moving them to their queue (the worker holding RQ's scheduler lock died).
+        """
         pending: set[str] = set()
         for queue in self.queues.values():
-            for rq_id in (
-                *queue.get_job_ids(),
-                *queue.scheduled_job_registry.get_job_ids(),
-                *queue.started_job_registry.get_job_ids(),
-            ):
-                pending.add(scan_job_id(rq_id))
+            scheduled = queue.scheduled_job_registry
+            overdue: set[str] = set()
+            if overdue_before is not None:
+                overdue = set(scheduled.get_jobs_to_schedule(int(overdue_before.timestamp())))
+            for rq_id in (*queue.get_job_ids(), *scheduled.get_job_ids()):
+                if rq_id not in overdue:
+                    pending.add(scan_job_id(rq_id))
         return pending

@@ -1,9 +1,11 @@
 """Redis is not the source of truth: re-dispatch QUEUED jobs that Redis has lost.
 
-A QUEUED job is waiting for an RQ job: queued, scheduled (backoff, deferral) or running. If
-Redis has none for it (flushed, restarted without persistence, or a dispatch that never
-happened), the job is dispatched again, keeping what is left of its backoff. Dispatching twice
-is harmless: a second claim of the same attempt finds the job gone.
+A QUEUED job is waiting for an RQ job: queued, or scheduled (backoff, deferral). If Redis has
+none for it (flushed, restarted without persistence, or a dispatch that never happened), or
+only one that can no longer run (taken by a worker that died before claiming it, or scheduled
+long ago with no scheduler left to move it), the job is dispatched again, keeping what is left
+of its backoff. Dispatching twice is harmless: a second claim of the same attempt finds the
+job gone.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def reconcile(
         ).all()
     if not rows:
         return []
-    pending = dispatcher.pending_job_ids()
+    pending = dispatcher.pending_job_ids(overdue_before=now - older_than)
     redispatched: list[str] = []
     for row in rows:
         if row.id in pending:

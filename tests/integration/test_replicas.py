@@ -172,8 +172,8 @@ def cluster(
         for replica in containers.containers:
             if replica.name and "-worker" in replica.name:
                 _stop(replica)
-        containers.remove_all()
         _remove_fetchers(docker_client, deployment=f"test-{containers.run_id}")
+        containers.remove_all()
 
 
 def _answers(db: Database) -> bool | None:
