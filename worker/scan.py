@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from statemachine.states import State
@@ -16,10 +17,18 @@ from worker.clock import Clock, utcnow
 from worker.conditional import Previous, load_previous, remember, result_columns
 from worker.db import Database
 from worker.dispatch import Dispatcher
-from worker.errors import FetchTimedOut, LeaseLost, ScanError, WorkerShuttingDown
+from worker.engine import EngineWatch
+from worker.errors import (
+    ContainerKilled,
+    DockerUnavailable,
+    FetchTimedOut,
+    LeaseLost,
+    ScanError,
+    WorkerShuttingDown,
+)
 from worker.lease import LeaseKeeper
 from worker.logs import get_logger
-from worker.models import ScanResult
+from worker.models import ScanJob, ScanResult
 from worker.outcome import OutcomePolicy, settle
 from worker.output import FetchReport, parse_report
 from worker.policy import Policy
@@ -28,6 +37,7 @@ from worker.runner import ContainerRun, Runner, RunRequest
 from worker.shutdown import Shutdown
 
 _results = ScanResult.__table__  # type: ignore[attr-defined]
+_jobs = ScanJob.__table__  # type: ignore[attr-defined]
 
 #: Default length of a claim's lease; the running worker renews it every third.
 DEFAULT_LEASE_TTL = timedelta(seconds=30)
@@ -78,6 +88,7 @@ class Scanner:
         shutdown: Shutdown | None = None,
         gate: HostGate | None = None,
         conditional: bool = False,
+        engine: EngineWatch | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.db = db
@@ -94,11 +105,16 @@ class Scanner:
         self.gate = gate
         #: Whether re-scans are conditional on the URL's last ETag / Last-Modified.
         self.conditional = conditional
+        #: Pauses claims while the Docker engine is away (``worker.engine``).
+        self.engine = engine
         self.clock = clock
 
     def scan(self, job_id: str) -> State | None:
         """Run one attempt of ``job_id``; return the state it ended in (``None``: not ours)."""
         log = get_logger(job_id=job_id, worker=self.worker_id)
+        if self.engine is not None and not self.engine.ready():
+            self._wake_later(job_id, delay_s=self.engine.max_pause_s)
+            return None
         if self.gate is not None and not self.gate.admit(job_id):
             return None
         claim = claim_job(
@@ -119,6 +135,8 @@ class Scanner:
         )
         with keeper:
             outcome = self._attempt(claim, keeper)
+        if self.engine is not None and isinstance(outcome, DockerUnavailable | ContainerKilled):
+            self.engine.trip()
         if isinstance(outcome, ScanError):
             return settle(
                 outcome,
@@ -144,6 +162,23 @@ class Scanner:
             duration_ms=round(run.duration_ms, 1),
         )
         return State.COMPLETED
+
+    def _wake_later(self, job_id: str, *, delay_s: float) -> None:
+        """Dispatch a queued job again in ``delay_s`` without claiming it or writing to it."""
+        with self.db.read() as session:
+            row = session.execute(
+                sa.select(_jobs.c.state, _jobs.c.priority, _jobs.c.attempts).where(
+                    _jobs.c.id == job_id
+                )
+            ).one_or_none()
+        if row is None or row.state != State.QUEUED:
+            return
+        self.dispatcher.dispatch(
+            [job_id], priority=row.priority, attempt=row.attempts + 1, delay_s=delay_s
+        )
+        get_logger(job_id=job_id, worker=self.worker_id).info(
+            "job_put_back", reason="the Docker engine is not answering", delay_s=delay_s
+        )
 
     def _attempt(
         self, claim: Claim, keeper: LeaseKeeper

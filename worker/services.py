@@ -6,6 +6,7 @@ import random
 import socket
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import docker
@@ -16,6 +17,7 @@ from worker.claim import Limits
 from worker.db import Database
 from worker.deferral import RedisDeferrals
 from worker.dispatch import RQDispatcher
+from worker.engine import EngineWatch, engine_answers, plain_pause
 from worker.outcome import OutcomePolicy
 from worker.policy import Policy, PolicyFile
 from worker.politeness import HoldLimits, HostGate
@@ -183,6 +185,10 @@ def build_scanner(
         gate=host_gate(settings, db=db, rq_dispatcher=rq_dispatcher),
         conditional=settings.conditional_rescan,
         policy=analysis_policy(settings),
+        engine=EngineWatch(
+            ping=partial(engine_answers, docker_client),
+            pause=shutdown.pause if shutdown is not None else plain_pause,
+        ),
     )
 
 

@@ -20,11 +20,13 @@ class Shutdown:
         self.monotonic = monotonic
         self._requested_at: float | None = None
         self._forced = threading.Event()
+        self._requested = threading.Event()
 
     def request(self) -> None:
         """Stop after the running scan (first signal); a second request forces."""
         if self._requested_at is None:
             self._requested_at = self.monotonic()
+            self._requested.set()
         else:
             self.force()
 
@@ -32,12 +34,17 @@ class Shutdown:
         """Interrupt the running scan at once."""
         if self._requested_at is None:
             self._requested_at = self.monotonic()
+            self._requested.set()
         self._forced.set()
 
     @property
     def requested(self) -> bool:
         """Whether a shutdown was asked for."""
         return self._requested_at is not None
+
+    def pause(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; return early, with ``True``, once a shutdown is asked for."""
+        return self._requested.wait(seconds)
 
     def interruption(self) -> str | None:
         """Why the running scan must stop now, or ``None`` while it may go on."""

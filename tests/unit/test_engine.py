@@ -1,0 +1,161 @@
+"""Waiting out a Docker engine that went away: claims pause, no job's retries are burned."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime
+
+from statemachine.states import State
+from tests.support import FakeDispatcher, FakeRunner, report_bytes
+from worker.backoff import Backoff
+from worker.claim import Limits
+from worker.db import Database
+from worker.engine import EngineWatch
+from worker.errors import ContainerKilled, ContainerStartFailed, DockerUnavailable
+from worker.models import ScanJob
+from worker.outcome import OutcomePolicy
+from worker.scan import FetchOptions, Scanner
+from worker.shutdown import Shutdown
+from worker.submit import submit_urls
+
+T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
+
+
+class Engine:
+    """A scripted engine: answers pings from ``up_after`` pings on; a fake clock for waits."""
+
+    def __init__(self, *, up_after: int) -> None:
+        self.up_after = up_after
+        self.pings = 0
+        self.now = 0.0
+        self.pauses: list[float] = []
+
+    def ping(self) -> bool:
+        self.pings += 1
+        return self.pings > self.up_after
+
+    def pause(self, seconds: float) -> bool:
+        self.pauses.append(seconds)
+        self.now += seconds
+        return False
+
+    def watch(self, *, patience_s: float = 60.0) -> EngineWatch:
+        return EngineWatch(
+            ping=self.ping,
+            patience_s=patience_s,
+            first_pause_s=0.25,
+            max_pause_s=2.0,
+            pause=self.pause,
+            monotonic=lambda: self.now,
+        )
+
+
+def test_an_engine_that_never_failed_is_not_pinged() -> None:
+    engine = Engine(up_after=0)
+    assert engine.watch().ready() is True
+    assert engine.pings == 0
+
+
+def test_a_tripped_watch_waits_with_growing_pauses_until_the_engine_answers() -> None:
+    engine = Engine(up_after=5)
+    watch = engine.watch()
+    watch.trip()
+    assert watch.ready() is True
+    assert engine.pauses == [0.25, 0.5, 1.0, 2.0, 2.0]
+    assert watch.tripped is False
+    assert watch.ready() is True
+    assert engine.pings == 6
+
+
+def test_a_watch_gives_up_after_its_patience_and_stays_tripped() -> None:
+    engine = Engine(up_after=1000)
+    watch = engine.watch(patience_s=5)
+    watch.trip()
+    assert watch.ready() is False
+    assert engine.now <= 5
+    assert watch.tripped is True
+
+
+def test_a_shutdown_ends_the_wait_at_once() -> None:
+    shutdown = Shutdown(grace_s=10)
+    watch = EngineWatch(ping=lambda: False, patience_s=3600, pause=shutdown.pause)
+    watch.trip()
+    threading.Timer(0.05, shutdown.request).start()
+    assert watch.ready() is False
+    assert shutdown.requested
+
+
+def _scanner(
+    db: Database, runner: FakeRunner, dispatcher: FakeDispatcher, watch: EngineWatch
+) -> Scanner:
+    return Scanner(
+        db=db,
+        runner=runner,
+        dispatcher=dispatcher,
+        worker_id="w1",
+        limits=Limits(timeout_ms=5000, memory_limit_mb=64, cpu_limit=0.5, pids_limit=64),
+        fetch=FetchOptions(timeout_ms=4000, max_body_bytes=1 << 20, allowed_ports="any"),
+        outcomes=OutcomePolicy(backoff=Backoff(base_s=1, maximum_s=4, rng=random.Random(7))),
+        engine=watch,
+        clock=lambda: T0,
+    )
+
+
+def _submit(db: Database, count: int) -> list[str]:
+    return submit_urls(
+        [f"http://127.0.0.1:9/{n}" for n in range(count)],
+        db=db,
+        dispatcher=FakeDispatcher(),
+        clock=lambda: T0,
+    )
+
+
+def _job(db: Database, job_id: str) -> ScanJob:
+    with db.read() as session:
+        job = session.get(ScanJob, job_id)
+    assert job is not None
+    return job
+
+
+def test_an_engine_outage_costs_one_attempt_and_leaves_the_rest_of_the_queue_alone(
+    db: Database,
+) -> None:
+    first, second, third = _submit(db, 3)
+    engine = Engine(up_after=1000)
+    dispatcher = FakeDispatcher()
+    runner = FakeRunner([DockerUnavailable("Docker engine unreachable")])
+    scanner = _scanner(db, runner, dispatcher, engine.watch(patience_s=5))
+
+    assert scanner.scan(first) is State.QUEUED
+    assert scanner.scan(second) is None
+    assert scanner.scan(third) is None
+
+    assert len(runner.requests) == 1
+    assert (_job(db, first).attempts, _job(db, first).error_code) == (1, "docker_unavailable")
+    for job_id in (second, third):
+        job = _job(db, job_id)
+        assert (job.state, job.attempts, job.version) == (State.QUEUED, 0, 1)
+    put_back = [(ids, delay) for ids, _, delay in dispatcher.calls[1:]]
+    assert put_back == [((second,), 2.0), ((third,), 2.0)]
+    assert dispatcher.attempts[1:] == [1, 1]
+
+
+def test_claims_resume_once_the_engine_answers(db: Database) -> None:
+    first, second = _submit(db, 2)
+    engine = Engine(up_after=3)
+    runner = FakeRunner([ContainerKilled(exit_code=143), report_bytes()])
+    scanner = _scanner(db, runner, FakeDispatcher(), engine.watch())
+    assert scanner.scan(first) is State.QUEUED
+    assert scanner.scan(second) is State.COMPLETED
+    assert engine.pings == 4
+
+
+def test_errors_that_are_not_the_engine_going_away_do_not_pause_claims(db: Database) -> None:
+    first, second = _submit(db, 2)
+    engine = Engine(up_after=1000)
+    runner = FakeRunner([ContainerStartFailed("no such image"), report_bytes()])
+    scanner = _scanner(db, runner, FakeDispatcher(), engine.watch())
+    assert scanner.scan(first) is State.QUEUED
+    assert scanner.scan(second) is State.COMPLETED
+    assert engine.pings == 0
