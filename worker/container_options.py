@@ -9,11 +9,31 @@ bounded log, and scanbox's labels.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from docker.types import LogConfig
 
-from worker.runner import LOG_SIZE_FACTOR, ContainerSpec
+#: Docker keeps this many times the output cap of log on disk (JSON escaping can grow each
+#: byte up to six times), so an overflowing output is always seen as one.
+LOG_SIZE_FACTOR = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerSpec:
+    """How fetcher containers are made: image, limits and isolation."""
+
+    image: str
+    timeout_ms: int
+    memory_limit_mb: int
+    cpu_limit: float
+    pids_limit: int
+    tmpfs_mb: int
+    user: str
+    network: str
+    runtime: str = ""
+    output_limit_bytes: int = 1024 * 1024
+    deployment: str = "scanbox"
 
 
 def fetcher_host_options(spec: ContainerSpec) -> dict[str, Any]:

@@ -22,18 +22,20 @@ import docker.errors
 import requests.exceptions
 
 from worker.attach import FrameReader, read_output
+from worker.container_options import ContainerSpec
 from worker.errors import (
     ContainerCrashed,
+    ContainerKilled,
     ContainerStartFailed,
     DockerUnavailable,
     ScanError,
 )
 from worker.runner import (
     ContainerRun,
-    ContainerSpec,
     Runner,
     RunRequest,
     container_name,
+    crash_error,
 )
 from worker.standby import Standby, StandbyPool
 
@@ -142,11 +144,13 @@ class PooledRunner:
         with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
             self.client.api.kill(container_id)
 
-    def _crash(self, container_id: str, exit_code: int, stderr_tail: str) -> ContainerCrashed:
+    def _crash(
+        self, container_id: str, exit_code: int, stderr_tail: str
+    ) -> ContainerCrashed | ContainerKilled:
         oom_killed = False
         try:
             state = self.client.api.inspect_container(container_id).get("State", {})
             oom_killed = bool(state.get("OOMKilled", False))
         except (docker.errors.APIError, requests.exceptions.RequestException):
             pass  # The crash is what matters; whether memory caused it is best effort.
-        return ContainerCrashed(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)
+        return crash_error(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)

@@ -11,14 +11,14 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import docker
 import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
-from docker.types import LogConfig
 
+from worker.container_options import ContainerSpec, fetcher_container_options
 from worker.errors import (
     ContainerCrashed,
     ContainerKilled,
@@ -42,28 +42,6 @@ WAIT_SLICE_S = 0.5
 STDERR_TAIL_LINES = 20
 #: Exit statuses of a process killed by SIGKILL or SIGTERM (128 + signal number).
 KILLED_BY_SIGNAL = frozenset({137, 143})
-#: Docker keeps this many times the output cap of log on disk (JSON escaping can grow each
-#: byte up to six times), so an overflowing output is always seen as one.
-LOG_SIZE_FACTOR = 8
-
-
-@dataclass(frozen=True, kw_only=True)
-class ContainerSpec:
-    """How fetcher containers are made: image, limits and isolation."""
-
-    image: str
-    timeout_ms: int
-    memory_limit_mb: int
-    cpu_limit: float
-    pids_limit: int
-    tmpfs_mb: int
-    user: str
-    network: str
-    runtime: str = ""
-    output_limit_bytes: int = 1024 * 1024
-    deployment: str = "scanbox"
-
-
 #: Asked while a container runs: an error to stop the scan with (its container is killed), or
 #: ``None`` to let it go on.
 Interruption = Callable[[], ScanError | None]
@@ -100,6 +78,19 @@ class Runner(Protocol):
         """Run one fetcher container to completion and return its output."""
 
 
+def crash_error(
+    *, exit_code: int, oom_killed: bool, stderr_tail: str
+) -> ContainerCrashed | ContainerKilled:
+    """What a fetcher that exited with ``exit_code`` means: killed from outside, or crashed.
+
+    A SIGKILL or SIGTERM that was not the memory limit came from outside the fetcher (the
+    engine stopping kills its containers): worth another attempt. Anything else is a crash.
+    """
+    if exit_code in KILLED_BY_SIGNAL and not oom_killed:
+        return ContainerKilled(exit_code=exit_code)
+    return ContainerCrashed(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)
+
+
 def container_name(job_id: str, attempt: int) -> str:
     """The deterministic name of the container of ``attempt`` of ``job_id``."""
     return f"scanbox-{job_id}-{attempt}"
@@ -132,10 +123,11 @@ class DockerRunner:
 
     def _create(self, request: RunRequest) -> Container:
         spec = self.spec
-        options: dict[str, Any] = {
-            "command": list(request.args),
-            "name": container_name(request.job_id, request.attempt),
-            "labels": {
+        options = fetcher_container_options(
+            spec,
+            command=request.args,
+            name=container_name(request.job_id, request.attempt),
+            labels={
                 LABEL_MANAGED: "true",
                 LABEL_JOB: request.job_id,
                 LABEL_ATTEMPT: str(request.attempt),
@@ -143,28 +135,7 @@ class DockerRunner:
                 LABEL_HOST: self.hostname,
                 LABEL_DEPLOYMENT: spec.deployment,
             },
-            "mem_limit": f"{spec.memory_limit_mb}m",
-            "memswap_limit": f"{spec.memory_limit_mb}m",
-            "nano_cpus": int(spec.cpu_limit * 1e9),
-            "pids_limit": spec.pids_limit,
-            "read_only": True,
-            "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={spec.tmpfs_mb}m"},  # noqa: S108
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
-            "user": spec.user,
-            "network_mode": spec.network,
-            "log_config": LogConfig(
-                type="json-file",
-                config={
-                    "max-size": str(spec.output_limit_bytes * LOG_SIZE_FACTOR),
-                    "max-file": "2",
-                },
-            ),
-            "stdin_open": False,
-            "tty": False,
-        }
-        if spec.runtime:
-            options["runtime"] = spec.runtime
+        )
         try:
             return self.client.containers.create(spec.image, **options)
         except docker.errors.ImageNotFound as error:
@@ -236,9 +207,7 @@ class DockerRunner:
             stderr_tail = raw.decode("utf-8", "replace")[-4000:]
         except (docker.errors.APIError, requests.exceptions.RequestException):
             pass  # The crash is what matters; its details are best effort.
-        if exit_code in KILLED_BY_SIGNAL and not oom_killed:
-            return ContainerKilled(exit_code=exit_code)
-        return ContainerCrashed(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)
+        return crash_error(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)
 
     def _read_stdout(self, container: Container) -> bytes:
         limit = self.spec.output_limit_bytes

@@ -14,6 +14,7 @@ from redis import Redis
 
 from worker.backoff import Backoff
 from worker.claim import Limits
+from worker.container_options import ContainerSpec
 from worker.db import Database
 from worker.deferral import RedisDeferrals
 from worker.dispatch import RQDispatcher
@@ -23,7 +24,7 @@ from worker.policy import Policy, PolicyFile
 from worker.politeness import HoldLimits, HostGate
 from worker.pooled_runner import URL_STDIN, PooledRunner, split_url
 from worker.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
-from worker.runner import ContainerSpec, DockerRunner, Runner
+from worker.runner import DockerRunner, Runner
 from worker.scan import FetchOptions, Scanner
 from worker.settings import Settings
 from worker.shutdown import Shutdown

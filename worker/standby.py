@@ -31,7 +31,7 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
-from worker.container_options import fetcher_container_options
+from worker.container_options import ContainerSpec, fetcher_container_options
 from worker.errors import ContainerStartFailed, DockerUnavailable
 from worker.logs import get_logger
 from worker.runner import (
@@ -41,7 +41,6 @@ from worker.runner import (
     LABEL_JOB,
     LABEL_MANAGED,
     LABEL_WORKER,
-    ContainerSpec,
 )
 
 #: Label of standby containers (the value is always ``true``).

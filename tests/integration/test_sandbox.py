@@ -15,8 +15,9 @@ import os
 import docker
 import pytest
 
+from worker.container_options import ContainerSpec
 from worker.errors import ContainerCrashed
-from worker.runner import ContainerSpec, DockerRunner, RunRequest
+from worker.runner import DockerRunner, RunRequest
 
 SPEC = ContainerSpec(
     image="",

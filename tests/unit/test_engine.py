@@ -6,15 +6,24 @@ import random
 import threading
 from datetime import UTC, datetime
 
+import pytest
+
 from statemachine.states import State
 from tests.support import FakeDispatcher, FakeRunner, report_bytes
 from worker.backoff import Backoff
 from worker.claim import Limits
 from worker.db import Database
 from worker.engine import EngineWatch
-from worker.errors import ContainerKilled, ContainerStartFailed, DockerUnavailable
+from worker.errors import (
+    ContainerCrashed,
+    ContainerKilled,
+    ContainerStartFailed,
+    DockerUnavailable,
+    ScanError,
+)
 from worker.models import ScanJob
 from worker.outcome import OutcomePolicy
+from worker.runner import crash_error
 from worker.scan import FetchOptions, Scanner
 from worker.shutdown import Shutdown
 from worker.submit import submit_urls
@@ -159,3 +168,20 @@ def test_errors_that_are_not_the_engine_going_away_do_not_pause_claims(db: Datab
     assert scanner.scan(first) is State.QUEUED
     assert scanner.scan(second) is State.COMPLETED
     assert engine.pings == 0
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "oom_killed", "expected"),
+    [
+        (137, False, ContainerKilled),
+        (143, False, ContainerKilled),
+        (137, True, ContainerCrashed),
+        (1, False, ContainerCrashed),
+        (139, False, ContainerCrashed),
+    ],
+)
+def test_only_a_kill_from_outside_counts_as_the_engine(
+    exit_code: int, oom_killed: bool, expected: type[ScanError]
+) -> None:
+    error = crash_error(exit_code=exit_code, oom_killed=oom_killed, stderr_tail="")
+    assert type(error) is expected

@@ -16,8 +16,8 @@ from pathlib import Path
 import docker
 
 from worker.bench.baseline import LABEL_BENCH, host_config
+from worker.container_options import ContainerSpec
 from worker.errors import BenchmarkFailed
-from worker.runner import ContainerSpec
 
 #: Where Linux describes processes.
 PROC = Path("/proc")

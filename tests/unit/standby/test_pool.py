@@ -8,13 +8,13 @@ import pytest
 
 from tests.services import poll
 from tests.unit.standby.fakes import FakeDockerClient
+from worker.container_options import ContainerSpec
 from worker.runner import (
     LABEL_DEPLOYMENT,
     LABEL_HOST,
     LABEL_JOB,
     LABEL_MANAGED,
     LABEL_WORKER,
-    ContainerSpec,
 )
 from worker.standby import LABEL_STANDBY, MAX_AGE_S, STANDBY_PREFIX, StandbyPool
 
