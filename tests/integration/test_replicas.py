@@ -264,6 +264,7 @@ class Ledger:
         )
 
 
+@pytest.mark.timeout(RUN_TIMEOUT_S * 2 + 300)
 def test_replicas_share_the_work_and_finish_a_killed_replicas_jobs(cluster: Cluster) -> None:
     cluster.start_replicas(PROOF_REPLICAS)
     victim = cluster.replicas[0]
@@ -317,6 +318,7 @@ def test_replicas_share_the_work_and_finish_a_killed_replicas_jobs(cluster: Clus
     )
 
 
+@pytest.mark.timeout(RUN_TIMEOUT_S + 300)
 @pytest.mark.parametrize("replicas", [1, 2, 4])
 def test_throughput_with_replicas(
     cluster: Cluster, replicas: int, figures: list[dict[str, object]]
