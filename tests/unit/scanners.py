@@ -10,6 +10,7 @@ from tests.support import FakeDispatcher, FakeRunner
 from worker.backoff import Backoff
 from worker.claim import Limits
 from worker.db import Database
+from worker.engine import EngineWatch
 from worker.outcome import OutcomePolicy
 from worker.politeness import HostGate
 from worker.scan import FetchOptions, Scanner
@@ -23,6 +24,7 @@ def make_scanner(
     *,
     gate: HostGate | None = None,
     conditional: bool = False,
+    engine: EngineWatch | None = None,
 ) -> Scanner:
     """A scanner whose container runs are ``runner``'s and whose clock stands at ``NOW``."""
     return Scanner(
@@ -35,6 +37,7 @@ def make_scanner(
         outcomes=OutcomePolicy(backoff=Backoff(base_s=1, maximum_s=10, rng=random.Random(1))),
         gate=gate,
         conditional=conditional,
+        engine=engine,
         clock=lambda: NOW,
     )
 

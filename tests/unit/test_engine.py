@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import random
 import threading
-from datetime import UTC, datetime
 
 import pytest
 
 from statemachine.states import State
 from tests.support import FakeDispatcher, FakeRunner, report_bytes
-from worker.backoff import Backoff
-from worker.claim import Limits
+from tests.unit.scanners import NOW, make_scanner
 from worker.db import Database
 from worker.engine import EngineWatch
 from worker.errors import (
@@ -22,13 +19,9 @@ from worker.errors import (
     ScanError,
 )
 from worker.models import ScanJob
-from worker.outcome import OutcomePolicy
 from worker.runner import crash_error
-from worker.scan import FetchOptions, Scanner
 from worker.shutdown import Shutdown
 from worker.submit import submit_urls
-
-T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
 
 class Engine:
@@ -95,28 +88,12 @@ def test_a_shutdown_ends_the_wait_at_once() -> None:
     assert shutdown.requested
 
 
-def _scanner(
-    db: Database, runner: FakeRunner, dispatcher: FakeDispatcher, watch: EngineWatch
-) -> Scanner:
-    return Scanner(
-        db=db,
-        runner=runner,
-        dispatcher=dispatcher,
-        worker_id="w1",
-        limits=Limits(timeout_ms=5000, memory_limit_mb=64, cpu_limit=0.5, pids_limit=64),
-        fetch=FetchOptions(timeout_ms=4000, max_body_bytes=1 << 20, allowed_ports="any"),
-        outcomes=OutcomePolicy(backoff=Backoff(base_s=1, maximum_s=4, rng=random.Random(7))),
-        engine=watch,
-        clock=lambda: T0,
-    )
-
-
 def _submit(db: Database, count: int) -> list[str]:
     return submit_urls(
         [f"http://127.0.0.1:9/{n}" for n in range(count)],
         db=db,
         dispatcher=FakeDispatcher(),
-        clock=lambda: T0,
+        clock=lambda: NOW,
     )
 
 
@@ -132,9 +109,10 @@ def test_an_engine_outage_costs_one_attempt_and_leaves_the_rest_of_the_queue_alo
 ) -> None:
     first, second, third = _submit(db, 3)
     engine = Engine(up_after=1000)
-    dispatcher = FakeDispatcher()
     runner = FakeRunner([DockerUnavailable("Docker engine unreachable")])
-    scanner = _scanner(db, runner, dispatcher, engine.watch(patience_s=5))
+    scanner = make_scanner(db, runner, engine=engine.watch(patience_s=5))
+    dispatcher = scanner.dispatcher
+    assert isinstance(dispatcher, FakeDispatcher)
 
     assert scanner.scan(first) is State.QUEUED
     assert scanner.scan(second) is None
@@ -154,7 +132,7 @@ def test_claims_resume_once_the_engine_answers(db: Database) -> None:
     first, second = _submit(db, 2)
     engine = Engine(up_after=3)
     runner = FakeRunner([ContainerKilled(exit_code=143), report_bytes()])
-    scanner = _scanner(db, runner, FakeDispatcher(), engine.watch())
+    scanner = make_scanner(db, runner, engine=engine.watch())
     assert scanner.scan(first) is State.QUEUED
     assert scanner.scan(second) is State.COMPLETED
     assert engine.pings == 4
@@ -164,7 +142,7 @@ def test_errors_that_are_not_the_engine_going_away_do_not_pause_claims(db: Datab
     first, second = _submit(db, 2)
     engine = Engine(up_after=1000)
     runner = FakeRunner([ContainerStartFailed("no such image"), report_bytes()])
-    scanner = _scanner(db, runner, FakeDispatcher(), engine.watch())
+    scanner = make_scanner(db, runner, engine=engine.watch())
     assert scanner.scan(first) is State.QUEUED
     assert scanner.scan(second) is State.COMPLETED
     assert engine.pings == 0
