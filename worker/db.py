@@ -20,8 +20,9 @@ exponential backoff.
 
 from __future__ import annotations
 
+import sqlite3
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -88,12 +89,19 @@ def sqlalchemy_url(connection_url: str) -> str:
 
 
 def _is_contended(error: BaseException) -> bool:
-    """Whether a failed transaction lost a lock race and is worth running again."""
-    if not isinstance(error, sa.exc.OperationalError):
+    """Whether a failed transaction lost a lock race and is worth running again.
+
+    ``error`` is SQLAlchemy's, or SQLite's own for statements run on the driver's connection.
+    """
+    if isinstance(error, sa.exc.OperationalError):
+        cause: BaseException | None = error.orig
+    elif isinstance(error, sqlite3.OperationalError):
+        cause = error
+    else:
         return False
-    if getattr(error.orig, "sqlstate", None) in _POSTGRES_RETRY_STATES:
+    if getattr(cause, "sqlstate", None) in _POSTGRES_RETRY_STATES:
         return True
-    return any(word in str(error.orig).lower() for word in ("locked", "busy"))
+    return any(word in str(cause).lower() for word in ("locked", "busy"))
 
 
 class Database:
@@ -193,16 +201,19 @@ class Database:
         with self.engine.connect() as connection, connection.begin():
             yield connection
 
-    def run_write(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in a write transaction, retrying the whole of it while the DB is locked."""
-        retrying = tenacity.Retrying(
+    def _retrying(self) -> tenacity.Retrying:
+        """Retries of work that lost a lock race, for as long as the busy timeout."""
+        return tenacity.Retrying(
             retry=tenacity.retry_if_exception(_is_contended),
             wait=tenacity.wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
             stop=tenacity.stop_after_delay(self.busy_timeout_ms / 1000),
             reraise=True,
         )
+
+    def run_write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a write transaction, retrying the whole of it while the DB is locked."""
         try:
-            for attempt in retrying:
+            for attempt in self._retrying():
                 with attempt, self.write() as connection:
                     return work(connection)
         except sa.exc.OperationalError as error:
@@ -210,6 +221,30 @@ class Database:
                 raise DatabaseBusy(f"database stayed locked: {error.orig}") from error
             raise
         raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def run_outside_transaction(self, statements: Sequence[str]) -> None:
+        """Run ``statements`` on the driver's connection, outside any transaction.
+
+        For what SQLite refuses in a transaction (``VACUUM``) or runs better alone
+        (``PRAGMA optimize``): scanbox's SQLite connections have no implicit ``BEGIN``. A
+        statement that finds the database locked (an upgrade from reading to writing is
+        refused at once, without the busy timeout) is run again, as ``run_write`` does.
+        """
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    raw = self.engine.raw_connection()
+                    try:
+                        cursor = raw.cursor()
+                        for statement in statements:
+                            cursor.execute(statement)
+                        cursor.close()
+                    finally:
+                        raw.close()
+        except sqlite3.OperationalError as error:
+            if _is_contended(error):
+                raise DatabaseBusy(f"database stayed locked: {error}") from error
+            raise
 
     @contextmanager
     def read(self) -> Iterator[Session]:

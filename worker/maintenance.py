@@ -124,16 +124,7 @@ def upkeep(db: Database, *, vacuum: bool) -> list[str]:
     if db.engine.dialect.name != "sqlite":
         return []
     statements = ["PRAGMA optimize", *(["VACUUM"] if vacuum else [])]
-    # VACUUM can't run in a transaction, so use the driver's connection in autocommit mode
-    # (scanbox's SQLite connections have no implicit BEGIN; see ``worker.db``).
-    raw = db.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for statement in statements:
-            cursor.execute(statement)
-        cursor.close()
-    finally:
-        raw.close()
+    db.run_outside_transaction(statements)
     return statements
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
@@ -11,7 +14,14 @@ from statemachine.states import State
 from statemachine.transitions import create_job, transition
 from tests.clocks import ManualClock
 from worker.db import Database
-from worker.maintenance import MAINTENANCE_KIND, Maintenance, MaintenanceReport, apply_retention
+from worker.errors import DatabaseBusy
+from worker.maintenance import (
+    MAINTENANCE_KIND,
+    Maintenance,
+    MaintenanceReport,
+    apply_retention,
+    upkeep,
+)
 from worker.models import AuditLog, RunRecord, ScanJob, ScanResult, ScheduleTick, UrlValidators
 from worker.runs import RunRecorder
 from worker.scheduler_process import periodic_maintenance
@@ -256,3 +266,33 @@ def test_the_scheduler_chore_asks_the_database_at_most_once_per_check(db: Databa
     with db.read() as session:
         runs = session.exec(select(RunRecord).where(RunRecord.kind == MAINTENANCE_KIND)).all()
     assert len(runs) == 1
+
+
+def test_upkeep_runs_again_when_sqlite_refuses_it_as_locked(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reader that must become a writer (ANALYZE under PRAGMA optimize) while another
+    # connection commits gets "database is locked" at once, without the busy timeout.
+    connect = db.engine.raw_connection
+    refused: list[str] = []
+
+    def locked_once() -> Any:
+        if not refused:
+            refused.append("database is locked")
+            raise sqlite3.OperationalError("database is locked")
+        return connect()
+
+    monkeypatch.setattr(db.engine, "raw_connection", locked_once)
+    assert upkeep(db, vacuum=True) == ["PRAGMA optimize", "VACUUM"]
+    assert refused == ["database is locked"]
+
+
+def test_upkeep_that_stays_locked_is_reported_as_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    db = Database(url="file::memory:", busy_timeout_ms=200)
+
+    def always_locked() -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(db.engine, "raw_connection", always_locked)
+    with pytest.raises(DatabaseBusy, match="database stayed locked"):
+        upkeep(db, vacuum=False)
