@@ -78,8 +78,9 @@ def _restart_dockerd() -> float:
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.parametrize("runner", ["docker", "standby"])
 def test_jobs_survive_a_docker_daemon_restart(
-    scan_env: dict[str, str], tmp_path: Path, figures: list[dict[str, Any]]
+    scan_env: dict[str, str], tmp_path: Path, figures: list[dict[str, Any]], runner: str
 ) -> None:
     if os.geteuid() != 0:
         pytest.fail("restarting dockerd needs root") if CI else pytest.skip("needs root")
@@ -92,6 +93,7 @@ def test_jobs_survive_a_docker_daemon_restart(
         "HOUSEKEEPING_INTERVAL_MS": "500",
         "RECONCILE_AFTER_MS": "1000",
         "HOST_RATE_LIMIT": "0",
+        "CONTAINER_RUNNER": runner,
     }
     total = 20
     settings = settings_from(env)
@@ -137,6 +139,7 @@ def test_jobs_survive_a_docker_daemon_restart(
     retried = sum(job.attempts - 1 for job in jobs)
     figures.append(
         {
+            "runner": runner,
             "submitted": total,
             "terminal": total,
             "duplicates": 0,
