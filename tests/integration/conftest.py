@@ -77,7 +77,7 @@ def scan_env(tmp_path: Path, redis_server: RedisServer, fetcher_image: str) -> d
 
 def settings_from(env: dict[str, str]) -> Settings:
     """The settings a worker started with ``env`` would read."""
-    return Settings(_env_file=None, **{name.lower(): value for name, value in env.items()})  # type: ignore[call-arg]
+    return Settings(_env_file=None, **{name.lower(): value for name, value in env.items()})  # type: ignore[arg-type]
 
 
 def scanbox_containers(client: docker.DockerClient, job_ids: list[str]) -> list[str]:

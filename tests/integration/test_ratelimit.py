@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 from rq import Queue
-from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from tests.services import RedisServer
@@ -146,7 +145,7 @@ def test_a_deferral_is_a_scheduled_rq_job_and_marks_early_wakes(redis: Redis) ->
     assert deferrals.pending(job_id) is True
     assert 0 < int(redis.pttl(deferrals.key(job_id))) <= (30 - EARLY_MARGIN_S) * 1000
     queue = Queue(f"{base}:high", connection=redis, serializer=JSONSerializer)
-    [scheduled] = ScheduledJobRegistry(queue=queue).get_job_ids()
+    [scheduled] = queue.scheduled_job_registry.get_job_ids()
     assert (scan_job_id(scheduled), scheduled.split("-")[1]) == (job_id, "2")
     job = queue.fetch_job(scheduled)
     assert job is not None

@@ -113,7 +113,9 @@ class Cluster:
         """What the database and Redis say of jobs that did not finish."""
         redis = Redis.from_url(self.host_env["REDIS_URL"])
         pending = dispatcher(settings_from(self.host_env), redis).pending_job_ids()
-        rq_keys = sorted(key.decode() for key in redis.keys("rq:*"))[:40]
+        rq_keys = sorted(
+            key.decode() if isinstance(key, bytes) else key for key in redis.keys("rq:*")
+        )[:40]
         redis.close()
         return [
             {

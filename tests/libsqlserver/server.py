@@ -27,7 +27,6 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 log = logging.getLogger("libsqlserver")
 #: The open WebSockets, closed when the server stops.
 _SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
-_CONFIG = web.AppKey("config", "ServerConfig")
 
 
 #: Database names a URL path may carry (``/NAME`` serves ``DIRECTORY/NAME.db``).
@@ -50,6 +49,9 @@ class ServerConfig:
         if not _DATABASE_NAME.fullmatch(name):
             return None
         return str(self.directory / f"{name}.db")
+
+
+_CONFIG = web.AppKey("config", ServerConfig)
 
 
 @dataclass
@@ -229,7 +231,8 @@ async def _health(_request: web.Request) -> web.Response:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    for socket in list(app[_SOCKETS]):
+    sockets = app[_SOCKETS]
+    for socket in list(sockets):
         await socket.close(code=1001, message=b"server shutting down")
 
 

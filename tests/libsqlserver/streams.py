@@ -173,7 +173,7 @@ class Stream:
             raise HranaError("exactly one of sql and sql_id must be given", "PROTO_ERROR")
         if sql is not None:
             return str(sql)
-        if sql_id not in sqls:
+        if not isinstance(sql_id, int) or sql_id not in sqls:
             raise HranaError(f"no stored SQL text with id {sql_id}", "SQL_ID_UNKNOWN")
         return sqls[sql_id]
 

@@ -174,7 +174,7 @@ def test_unreadable_overrides_are_a_bad_setting(text: str, monkeypatch: pytest.M
         parse_overrides(text, burst=1)
     monkeypatch.setenv("HOST_RATE_OVERRIDES", text)
     with pytest.raises(ValidationError, match="host_rate_overrides"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 def test_hold_limits_cap_what_a_target_asks() -> None:

@@ -15,7 +15,7 @@ def test_every_setting_is_in_env_example_with_its_default() -> None:
     text = (ROOT / ".env.example").read_text()
     values = dict(re.findall(r"^([A-Z_]+)=(.*)$", text, re.MULTILINE))
     assert set(values) == {name.upper() for name in Settings.model_fields}
-    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    defaults = Settings(_env_file=None)
     for name, value in values.items():
         default = getattr(defaults, name.lower())
         if default is None or default == ():
@@ -27,7 +27,7 @@ def test_every_setting_is_in_env_example_with_its_default() -> None:
 
 
 def test_defaults_follow_the_published_interface() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.turso_connection_url == "file:./scanbox.db"
     assert settings.worker_concurrency == 5
     assert settings.container_timeout_ms == 30000
@@ -41,7 +41,7 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_PASSWORD", "p@ss word")
     monkeypatch.setenv("FETCHER_ALLOW_NETWORKS", "127.0.0.0/8, 10.1.0.0/16")
     monkeypatch.setenv("TURSO_AUTH_TOKEN", "")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.effective_redis_url == "redis://:p%40ss%20word@redis.internal:6379/0"
     assert settings.fetcher_allow_networks == ("127.0.0.0/8", "10.1.0.0/16")
     assert settings.turso_auth_token is None
@@ -60,4 +60,4 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_values_are_rejected(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)

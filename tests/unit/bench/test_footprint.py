@@ -34,7 +34,7 @@ def test_workers_reach_only_loopback_with_their_own_database_and_queue(tmp_path:
     env = bench_environment(
         database=tmp_path / "bench.db", queue="bench-1234", redis_url="redis://127.0.0.1:1/0"
     )
-    settings = bench_settings(Settings(_env_file=None), env)  # type: ignore[call-arg]
+    settings = bench_settings(Settings(_env_file=None), env)
     assert settings.fetcher_allow_networks == (LOOPBACK,) == ("127.0.0.0/8",)
     assert settings.fetcher_network == "host"
     assert settings.queue_name == "bench-1234"

@@ -44,7 +44,7 @@ def make_pool(
     client: FakeDockerClient, *, size: int = 1, warm: bool = True, clock: Clock | None = None
 ) -> StandbyPool:
     return StandbyPool(
-        client=client,  # type: ignore[arg-type]
+        client=client,
         spec=SPEC,
         command=["--timeout-ms", "1000", "--url-stdin"],
         worker_id="host.1.abc",

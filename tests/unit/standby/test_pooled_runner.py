@@ -68,7 +68,7 @@ def _serve(client: FakeDockerClient, engine: Engine) -> None:
 def setup() -> Iterator[tuple[FakeDockerClient, PooledRunner, FakeRunner]]:
     client = FakeDockerClient()
     pool = StandbyPool(
-        client=client,  # type: ignore[arg-type]
+        client=client,
         spec=SPEC,
         command=[*OPTIONS, URL_STDIN],
         worker_id="w",
@@ -78,7 +78,7 @@ def setup() -> Iterator[tuple[FakeDockerClient, PooledRunner, FakeRunner]]:
     )
     fallback = FakeRunner()
     runner = PooledRunner(
-        client=client,  # type: ignore[arg-type]
+        client=client,
         spec=SPEC,
         pool=pool,
         options=OPTIONS,

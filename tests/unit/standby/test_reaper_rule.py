@@ -33,20 +33,20 @@ def standby(name: str, *, status: str = "running", age_s: float = 5.0) -> Seen:
 
 def test_an_ordinary_container_is_known_by_its_labels() -> None:
     seen = Seen(name="x", labels={LABEL_MANAGED: "true", LABEL_JOB: JOB, LABEL_ATTEMPT: "2"})
-    assert container_attempt(seen, now=NOW) == (JOB, 2)  # type: ignore[arg-type]
+    assert container_attempt(seen, now=NOW) == (JOB, 2)
     seen.labels[LABEL_ATTEMPT] = "not a number"
-    assert container_attempt(seen, now=NOW) == (JOB, -1)  # type: ignore[arg-type]
+    assert container_attempt(seen, now=NOW) == (JOB, -1)
 
 
 def test_a_standby_container_given_a_job_is_known_by_its_name() -> None:
     seen = standby(f"/scanbox-{JOB}-3")
-    assert container_attempt(seen, now=NOW) == (JOB, 3)  # type: ignore[arg-type]
+    assert container_attempt(seen, now=NOW) == (JOB, 3)
 
 
 def test_an_idle_young_standby_container_is_left_alone() -> None:
     for status in ("created", "running"):
         seen = standby("scanbox-standby-0123456789abcdef", status=status)
-        assert container_attempt(seen, now=NOW) is None  # type: ignore[arg-type]
+        assert container_attempt(seen, now=NOW) is None
 
 
 def test_an_exited_or_old_standby_container_belongs_to_nobody() -> None:
@@ -54,4 +54,4 @@ def test_an_exited_or_old_standby_container_belongs_to_nobody() -> None:
     old = standby("scanbox-standby-0123456789abcdef", age_s=MAX_AGE_S + 1)
     odd = standby("scanbox-something-else")
     for seen in (exited, old, odd):
-        assert container_attempt(seen, now=NOW) == ("", -1)  # type: ignore[arg-type]
+        assert container_attempt(seen, now=NOW) == ("", -1)
