@@ -189,6 +189,22 @@ class StandbyPool:
                 break
             self.discard(standby)
         self._do_work()
+        self._sweep_own()
+
+    def _sweep_own(self) -> None:
+        """Remove any container still labelled as this pool's.
+
+        A create the engine carried out while its answer was lost (the engine stopping
+        mid-request) leaves a container that the pool never heard of.
+        """
+        own = [f"{LABEL_WORKER}={self.worker_id}", f"{LABEL_STANDBY}=true"]
+        try:
+            leftovers = self.client.containers.list(all=True, filters={"label": own})
+        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+            self._log.warning("standby_sweep_failed", error=str(error))
+            return
+        for container in leftovers:
+            self._remove(str(container.id))
 
     def labels(self) -> dict[str, str]:
         """The labels of this pool's containers."""

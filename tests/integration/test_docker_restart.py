@@ -24,6 +24,7 @@ from tests.services import CI, poll, worker_processes
 from tests.sites import serve
 from worker.db import Database
 from worker.models import ScanJob, ScanResult
+from worker.runner import LABEL_DEPLOYMENT
 from worker.services import dispatcher, open_database
 from worker.submit import submit_urls
 
@@ -131,6 +132,14 @@ def test_jobs_survive_a_docker_daemon_restart(
                 what="containers of interrupted attempts to be reaped",
             )
             client.close()
+    # Stopped workers leave nothing of this deployment behind, standby containers included
+    # (one the engine made while its answer was lost in the restart among them).
+    client = docker.from_env()
+    left = client.containers.list(
+        all=True, filters={"label": f"{LABEL_DEPLOYMENT}={settings.deployment}"}
+    )
+    client.close()
+    assert [container.name for container in left] == []
     with db.read() as session:
         jobs = [job for job in session.exec(select(ScanJob)) if job.id in set(job_ids)]
         results = Counter(r.job_id for r in session.exec(select(ScanResult)))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from docker.models.containers import Container
 from redis import Redis
 
 from statemachine.states import State
@@ -22,7 +23,7 @@ from tests.sites import serve, silent_listener
 from worker import queries
 from worker.errors import ContainerCrashed, ContainerTimedOut
 from worker.pooled_runner import URL_STDIN, PooledRunner
-from worker.runner import LABEL_MANAGED, DockerRunner, RunRequest
+from worker.runner import LABEL_DEPLOYMENT, LABEL_MANAGED, DockerRunner, RunRequest
 from worker.services import container_spec, dispatcher, fetch_options, open_database
 from worker.standby import LABEL_STANDBY, StandbyPool
 from worker.submit import new_job_id, submit_urls
@@ -30,10 +31,15 @@ from worker.submit import new_job_id, submit_urls
 PAGE = b"<!doctype html><title>standby</title><p>hello</p>"
 
 
-def standby_containers(client: docker.DockerClient) -> list[str]:
-    return [
-        c.name or "" for c in client.containers.list(all=True, filters={"label": LABEL_STANDBY})
-    ]
+def _standby(client: docker.DockerClient, scan_env: dict[str, str]) -> list[Container]:
+    """The standby containers of the test's own deployment, running or not."""
+    deployment = settings_from(scan_env).deployment
+    labels = [LABEL_STANDBY, f"{LABEL_DEPLOYMENT}={deployment}"]
+    return list(client.containers.list(all=True, filters={"label": labels}))
+
+
+def standby_containers(client: docker.DockerClient, scan_env: dict[str, str]) -> list[str]:
+    return [c.name or "" for c in _standby(client, scan_env)]
 
 
 @pytest.fixture
@@ -69,7 +75,7 @@ def runner_for(scan_env: dict[str, str], docker_client: docker.DockerClient) -> 
     yield make
     for pool in made:
         pool.close()
-    assert standby_containers(docker_client) == []
+    assert standby_containers(docker_client, scan_env) == []
 
 
 @pytest.mark.parametrize("warm", [True, False])
@@ -174,7 +180,7 @@ def test_workers_scan_on_standby_containers_and_leave_none(
         assert result is not None
         assert result.title == "standby"
     assert len(site.hits) == 3
-    assert standby_containers(docker_client) == []
+    assert standby_containers(docker_client, scan_env) == []
 
 
 def test_a_killed_workers_standby_container_exits_and_is_reaped(
@@ -184,7 +190,7 @@ def test_a_killed_workers_standby_container_exits_and_is_reaped(
     with worker_processes(env, tmp_path) as workers:
         worker = workers.start("--concurrency", "1")
         poll(
-            lambda: True if _statuses(docker_client) == ["running"] else None,
+            lambda: True if _statuses(docker_client, scan_env) == ["running"] else None,
             timeout_s=60,
             what="a warm standby container",
         )
@@ -192,14 +198,14 @@ def test_a_killed_workers_standby_container_exits_and_is_reaped(
         worker.wait(timeout=10)
         # Its attach closed: the fetcher read end-of-file instead of a URL and exited.
         poll(
-            lambda: True if _statuses(docker_client) == ["exited"] else None,
+            lambda: True if _statuses(docker_client, scan_env) == ["exited"] else None,
             timeout_s=30,
             what="the orphaned standby container to exit",
         )
         # The next worker of the deployment reaps it when it starts.
         assert workers.run("--burst", "--concurrency", "1") == 0
-    assert standby_containers(docker_client) == []
+    assert standby_containers(docker_client, scan_env) == []
 
 
-def _statuses(client: docker.DockerClient) -> list[str]:
-    return [c.status for c in client.containers.list(all=True, filters={"label": LABEL_STANDBY})]
+def _statuses(client: docker.DockerClient, scan_env: dict[str, str]) -> list[str]:
+    return [c.status for c in _standby(client, scan_env)]

@@ -109,6 +109,21 @@ class FakeContainers:
         self.api.calls.append(("create", container_id))
         return _Created(id=container_id)
 
+    def list(self, *, all: bool, filters: dict[str, list[str]]) -> list[_Created]:
+        """The containers not removed yet whose labels match every ``key=value`` filter."""
+        assert all
+
+        def matches(container: FakeContainer) -> bool:
+            labels = container.options["labels"]
+            return all_labels(labels, filters["label"]) and not container.removed
+
+        return [_Created(id=c.id) for c in self.api.containers.values() if matches(c)]
+
+
+def all_labels(labels: dict[str, str], wanted: list[str]) -> bool:
+    """Whether ``labels`` carry every ``key=value`` of ``wanted``."""
+    return all(labels.get(key) == value for key, _, value in (w.partition("=") for w in wanted))
+
 
 class FakeDockerClient:
     """What ``docker.DockerClient`` offers the pool and the runner."""

@@ -41,13 +41,18 @@ class Clock:
 
 
 def make_pool(
-    client: FakeDockerClient, *, size: int = 1, warm: bool = True, clock: Clock | None = None
+    client: FakeDockerClient,
+    *,
+    size: int = 1,
+    warm: bool = True,
+    clock: Clock | None = None,
+    worker_id: str = "host.1.abc",
 ) -> StandbyPool:
     return StandbyPool(
         client=client,
         spec=SPEC,
         command=["--timeout-ms", "1000", "--url-stdin"],
-        worker_id="host.1.abc",
+        worker_id=worker_id,
         host="host",
         size=size,
         warm=warm,
@@ -160,3 +165,15 @@ def test_close_removes_the_ready_containers(client: FakeDockerClient) -> None:
     pool.close()
     assert len(client.api.containers) == 3
     assert all(container.removed for container in client.api.containers.values())
+
+
+def test_close_removes_a_container_the_engine_made_while_its_answer_was_lost(
+    client: FakeDockerClient,
+) -> None:
+    pool = make_pool(client, size=0)
+    other = make_pool(client, size=0, worker_id="w-other")
+    lost = client.containers.create("scanbox-fetcher:test", name="lost", labels=pool.labels())
+    kept = client.containers.create("scanbox-fetcher:test", name="kept", labels=other.labels())
+    pool.close()
+    assert client.api.containers[lost.id].removed
+    assert not client.api.containers[kept.id].removed
