@@ -23,7 +23,7 @@ from pathlib import Path
 from redis import Redis
 
 from worker.queries import wait_for_terminal
-from worker.services import dispatcher, fetch_options, open_database
+from worker.services import container_spec, dispatcher, fetch_options, open_database
 from worker.settings import Settings
 from worker.submit import submit_urls
 
@@ -32,17 +32,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def docker_run_args(settings: Settings, url: str) -> list[str]:
     """``docker run --rm`` of the fetcher under the limits and options a scan uses."""
+    spec = container_spec(settings)
     return [
         "docker", "run", "--rm", "--read-only", "--cap-drop", "ALL",
         "--security-opt", "no-new-privileges",
-        "--user", settings.container_user,
-        "--memory", f"{settings.container_memory_limit_mb}m",
-        "--memory-swap", f"{settings.container_memory_limit_mb}m",
-        "--cpus", str(settings.container_cpu_limit),
-        "--pids-limit", str(settings.container_pids_limit),
-        "--tmpfs", f"/tmp:rw,noexec,nosuid,nodev,size={settings.container_tmpfs_mb}m",  # noqa: S108
-        "--network", settings.fetcher_network,
-        settings.fetcher_image,
+        "--user", spec.user,
+        "--memory", f"{spec.memory_limit_mb}m",
+        "--memory-swap", f"{spec.memory_limit_mb}m",
+        "--cpus", str(spec.cpu_limit),
+        "--pids-limit", str(spec.pids_limit),
+        "--tmpfs", f"/tmp:rw,noexec,nosuid,nodev,size={spec.tmpfs_mb}m",  # noqa: S108
+        "--network", spec.network,
+        *(["--runtime", spec.runtime] if spec.runtime else []),
+        spec.image,
         *fetch_options(settings).args(url),
     ]  # fmt: skip
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from fetcher.retry import parse_retry_after
 from statemachine.states import State
 from worker.clock import Clock, utcnow
 from worker.db import Database
-from worker.deferral import Deferrals
+from worker.deferral import Deferrals, due_queued_job
 from worker.logs import get_logger
 from worker.models import ScanJob
 from worker.output import FetchReport
@@ -68,19 +66,8 @@ class HostGate:
         duplicate of a deferral still to come. Jobs that are not QUEUED, or not due yet (retry
         backoff), are admitted without taking a token; the claim then finds them not ours.
         """
-        with self.db.read() as session:
-            row = session.execute(
-                sa.select(
-                    _jobs.c.url,
-                    _jobs.c.state,
-                    _jobs.c.priority,
-                    _jobs.c.attempts,
-                    _jobs.c.available_at,
-                ).where(_jobs.c.id == job_id)
-            ).one_or_none()
-        if row is None or row.state != State.QUEUED:
-            return True
-        if row.available_at is not None and row.available_at > self.clock():
+        row = due_queued_job(self.db, job_id, now=self.clock())
+        if row is None:
             return True
         log = get_logger(job_id=job_id)
         if self.deferrals.pending(job_id):

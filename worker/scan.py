@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from statemachine.states import State
@@ -16,6 +15,7 @@ from worker.claim import Claim, Limits, claim_job
 from worker.clock import Clock, utcnow
 from worker.conditional import Previous, load_previous, remember, result_columns
 from worker.db import Database
+from worker.deferral import due_queued_job
 from worker.dispatch import Dispatcher
 from worker.engine import EngineWatch
 from worker.errors import (
@@ -28,7 +28,7 @@ from worker.errors import (
 )
 from worker.lease import LeaseKeeper
 from worker.logs import get_logger
-from worker.models import ScanJob, ScanResult
+from worker.models import ScanResult
 from worker.outcome import OutcomePolicy, settle
 from worker.output import FetchReport, parse_report
 from worker.policy import Policy
@@ -37,7 +37,6 @@ from worker.runner import ContainerRun, Runner, RunRequest
 from worker.shutdown import Shutdown
 
 _results = ScanResult.__table__  # type: ignore[attr-defined]
-_jobs = ScanJob.__table__  # type: ignore[attr-defined]
 
 #: Default length of a claim's lease; the running worker renews it every third.
 DEFAULT_LEASE_TTL = timedelta(seconds=30)
@@ -164,14 +163,9 @@ class Scanner:
         return State.COMPLETED
 
     def _wake_later(self, job_id: str, *, delay_s: float) -> None:
-        """Dispatch a queued job again in ``delay_s`` without claiming it or writing to it."""
-        with self.db.read() as session:
-            row = session.execute(
-                sa.select(_jobs.c.state, _jobs.c.priority, _jobs.c.attempts).where(
-                    _jobs.c.id == job_id
-                )
-            ).one_or_none()
-        if row is None or row.state != State.QUEUED:
+        """Dispatch a due queued job again in ``delay_s`` without claiming it or writing to it."""
+        row = due_queued_job(self.db, job_id, now=self.clock())
+        if row is None:
             return
         self.dispatcher.dispatch(
             [job_id], priority=row.priority, attempt=row.attempts + 1, delay_s=delay_s

@@ -24,23 +24,25 @@ class Shutdown:
 
     def request(self) -> None:
         """Stop after the running scan (first signal); a second request forces."""
-        if self._requested_at is None:
-            self._requested_at = self.monotonic()
-            self._requested.set()
-        else:
+        if self.requested:
             self.force()
+        else:
+            self._begin()
 
     def force(self) -> None:
         """Interrupt the running scan at once."""
-        if self._requested_at is None:
-            self._requested_at = self.monotonic()
-            self._requested.set()
+        if not self.requested:
+            self._begin()
         self._forced.set()
+
+    def _begin(self) -> None:
+        self._requested_at = self.monotonic()
+        self._requested.set()
 
     @property
     def requested(self) -> bool:
         """Whether a shutdown was asked for."""
-        return self._requested_at is not None
+        return self._requested.is_set()
 
     def pause(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; return early, with ``True``, once a shutdown is asked for."""

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import gc
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,10 +34,19 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
     """The real Docker engine."""
-    try:
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except (docker.errors.DockerException, requests.exceptions.RequestException):
+    client: docker.DockerClient | None = None
+    with warnings.catch_warnings():
+        # docker-py leaves the socket of a refused connection to the garbage collector.
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            client = docker.from_env(timeout=60)
+            client.ping()
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            if client is not None:
+                client.close()
+            client = None
+        gc.collect()
+    if client is None:
         unavailable("the Docker engine")
     yield client
     client.close()

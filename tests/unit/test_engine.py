@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -163,3 +164,22 @@ def test_only_a_kill_from_outside_counts_as_the_engine(
 ) -> None:
     error = crash_error(exit_code=exit_code, oom_killed=oom_killed, stderr_tail="")
     assert type(error) is expected
+
+
+def test_a_job_in_retry_backoff_is_not_put_back_again(db: Database) -> None:
+    first, waiting = _submit(db, 2)
+    jobs = ScanJob.__table__  # type: ignore[attr-defined]
+    with db.write() as connection:
+        connection.execute(
+            jobs.update()
+            .where(jobs.c.id == waiting)
+            .values(available_at=NOW + timedelta(seconds=30))
+        )
+    runner = FakeRunner([DockerUnavailable("Docker engine unreachable")])
+    scanner = make_scanner(db, runner, engine=Engine(up_after=1000).watch(patience_s=5))
+    dispatcher = scanner.dispatcher
+    assert isinstance(dispatcher, FakeDispatcher)
+    assert scanner.scan(first) is State.QUEUED
+    assert scanner.scan(waiting) is None
+    # Only the retry of the first job: the waiting job's own delayed dispatch is still to come.
+    assert dispatcher.dispatched == [first]
