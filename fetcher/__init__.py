@@ -9,7 +9,8 @@ Modules, one concept each:
 - :mod:`fetcher.options`: command-line settings; :mod:`fetcher.ports`: the port allow-list
 - :mod:`fetcher.urls`: which URLs may be fetched; :mod:`fetcher.addresses`: which IPs
 - :mod:`fetcher.resolution`: resolve once, check every address, pin them
-- :mod:`fetcher.connection`: HTTP(S) connections pinned to checked addresses
+- :mod:`fetcher.connection`: HTTP(S) connections pinned to checked addresses;
+  :mod:`fetcher.request`: the request head, written without loading :mod:`http.client`
 - :mod:`fetcher.fetch`: the redirect and retry loop; :mod:`fetcher.deadline`: the total
   deadline; :mod:`fetcher.retry`: when and how long to back off
 - :mod:`fetcher.body`: the capped, decoded body; :mod:`fetcher.content`: response headers
@@ -22,4 +23,7 @@ Modules, one concept each:
 
 Value objects are ``typing.NamedTuple`` classes built with keyword arguments, not dataclasses:
 importing dataclasses pulls in ``inspect`` and cost about a tenth of the fetcher's start-up.
+For the same reason, what only a response needs (:mod:`http.client` and the ``email`` package
+behind it, :mod:`ssl` for plain http, :mod:`json`, the HTML parser, the report) is imported
+where it is first used, after the first request has been sent.
 """

@@ -9,27 +9,48 @@ Exit status 0 means a report was printed, whatever it says (blocked, timed out, 
 
 from __future__ import annotations
 
-import json
+import importlib
 import sys
 import time
 from collections.abc import Sequence
 
 from fetcher.fetch import fetch
 from fetcher.options import URL_STDIN, parse_invocation
-from fetcher.report import build_report
 from fetcher.startup import process_age
+
+#: What the first request of a fetch to an IP address does not wait for: the response side,
+#: the report, TLS and name lookups. A fetch imports each where it is first used; a fetcher
+#: that waits for its URL on stdin imports them all before it is ready.
+DEFERRED_MODULES = (
+    "http.client",
+    "ssl",
+    "threading",
+    "json",
+    "fetcher.body",
+    "fetcher.retry",
+    "fetcher.report",
+    "fetcher.html",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Fetch the URL named in ``argv`` (default: the process arguments) and print the report."""
     arguments = sys.argv[1:] if argv is None else argv
-    # A process that waits on stdin for its URL started up once it was ready to read it.
-    ready_age = process_age() if URL_STDIN in arguments else None
+    ready_age = None
+    if URL_STDIN in arguments:
+        for name in DEFERRED_MODULES:
+            importlib.import_module(name)
+        # A process that waits on stdin for its URL started up once it was ready to read it.
+        ready_age = process_age()
     invocation = parse_invocation(arguments)
     if ready_age is None:
         outcome = fetch(invocation.url, options=invocation.options)
     else:
         outcome = fetch(invocation.url, options=invocation.options, process_age=lambda: ready_age)
+    import json  # noqa: PLC0415 (see DEFERRED_MODULES)
+
+    from fetcher.report import build_report  # noqa: PLC0415 (the same)
+
     report = build_report(outcome, now=time.time())
     # ASCII-only output survives any locale the container's stdout happens to have.
     sys.stdout.write(json.dumps(report, ensure_ascii=True, separators=(",", ":")) + "\n")

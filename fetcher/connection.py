@@ -1,25 +1,29 @@
 """HTTP and HTTPS connections pinned to addresses that were checked before connecting.
 
-http.client would resolve the host name again in ``connect()``; these subclasses instead open
-the socket to a :class:`~fetcher.resolution.PinnedAddress`, while the Host header, SNI and
-certificate verification keep using the name from the URL. Every read and write afterwards is
-bounded by both the per-read timeout and the fetch's total deadline, re-armed before each
-``recv``, so a peer that drips one byte at a time cannot stretch the fetch.
+A connection opens its socket to a :class:`~fetcher.resolution.PinnedAddress`, never to the
+host name, while SNI and certificate verification keep using the name from the URL. It sends a
+request head written by :mod:`fetcher.request` and hands the socket to
+:class:`http.client.HTTPResponse` to parse the answer; :mod:`http.client` is imported only then,
+so it loads while the request is on its way. Every read and write is bounded by both the
+per-read timeout and the fetch's total deadline, re-armed before each ``recv``, so a peer that
+drips one byte at a time cannot stretch the fetch.
 """
 
 from __future__ import annotations
 
-import http.client
 import io
 import socket
-import ssl
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fetcher.deadline import Deadline
 from fetcher.resolution import PinnedAddress
 from fetcher.tls import TlsSession
+
+if TYPE_CHECKING:
+    import http.client
+    import ssl
 
 
 class SocketOpener(Protocol):
@@ -42,47 +46,101 @@ def open_socket(*, family: int, sockaddr: tuple[Any, ...], timeout: float) -> so
     return sock
 
 
-class PinnedHTTPConnection(http.client.HTTPConnection):
-    """An HTTP connection that connects only to its pinned, already checked addresses."""
+class PinnedConnection:
+    """A connection that connects only to its pinned, already checked addresses.
+
+    With a TLS ``context`` (which must verify the certificate and the host name) it speaks
+    HTTPS to ``host``; without one, plain HTTP.
+    """
 
     def __init__(
         self,
         *,
         host: str,
-        port: int,
         addresses: Sequence[PinnedAddress],
         deadline: Deadline,
         connect_timeout: float,
         read_timeout: float,
+        context: ssl.SSLContext | None = None,
         opener: SocketOpener = open_socket,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(host, port, timeout=connect_timeout)
+        if context is not None:
+            import ssl  # noqa: PLC0415 (a context means ssl is loaded already)
+
+            if not context.check_hostname or context.verify_mode != ssl.CERT_REQUIRED:
+                raise ValueError("the TLS context must verify the certificate and the host name")
+        self.host = host
         self._addresses = tuple(addresses)
         self._deadline = deadline
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._context = context
         self._opener = opener
         self._clock = clock
+        self._sock: DeadlineSocket | None = None
         #: The address the socket is connected to, once connected.
         self.peer: PinnedAddress | None = None
         #: Seconds the connect (and TLS handshake) took, once connected.
         self.connect_seconds: float | None = None
+        #: Protocol, cipher and verified certificate, once a TLS handshake has completed.
+        self.tls_session: TlsSession | None = None
 
     def connect(self) -> None:
         """Open the socket to the first pinned address that accepts, never to the host name."""
         started = self._clock()
         raw = self._open_pinned()
         try:
-            self.sock = self._wrap(raw)
+            self._sock = self._wrap(raw)
         except BaseException:
             raw.close()
             raise
         self.connect_seconds = self._clock() - started
 
-    def _wrap(self, raw: socket.socket) -> Any:
-        """Return the object http.client will use as its socket; HTTPS adds TLS here."""
-        return DeadlineSocket(raw, deadline=self._deadline, read_timeout=self._read_timeout)
+    def send(self, data: bytes) -> None:
+        """Send ``data`` (a request head) on the connected socket."""
+        self._connected().sendall(data)
+
+    def getresponse(self) -> http.client.HTTPResponse:
+        """Read the status line and headers of the response; the body is left to read."""
+        import http.client  # noqa: PLC0415 (it loads while the request travels; module doc)
+
+        # HTTPResponse only calls makefile("rb") on its socket, which DeadlineSocket provides.
+        sock: Any = self._connected()
+        response = http.client.HTTPResponse(sock, method="GET")
+        try:
+            response.begin()
+        except BaseException:
+            response.close()
+            raise
+        return response
+
+    def close(self) -> None:
+        """Close the connection; a response still being read keeps the socket until it closes."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def _connected(self) -> DeadlineSocket:
+        if self._sock is None:
+            raise OSError("the connection is not open")
+        return self._sock
+
+    def _wrap(self, raw: socket.socket) -> DeadlineSocket:
+        """Return the socket requests and responses go through; HTTPS adds TLS here."""
+        if self._context is None:
+            return DeadlineSocket(raw, deadline=self._deadline, read_timeout=self._read_timeout)
+        import ssl  # noqa: PLC0415 (see __init__)
+
+        raw.settimeout(self._deadline.bound(self._connect_timeout))
+        tls = self._context.wrap_socket(raw, server_hostname=self.host)
+        version, cipher = tls.version(), tls.cipher()
+        if version is None or cipher is None:
+            raise ssl.SSLError("the TLS handshake did not complete")
+        self.tls_session = TlsSession(
+            version=version, cipher=cipher[0], certificate=tls.getpeercert()
+        )
+        return DeadlineSocket(tls, deadline=self._deadline, read_timeout=self._read_timeout)
 
     def _open_pinned(self) -> socket.socket:
         # Like socket.create_connection, try each address in turn and report the last failure;
@@ -100,59 +158,13 @@ class PinnedHTTPConnection(http.client.HTTPConnection):
         raise failure if failure is not None else OSError("no address to connect to")
 
 
-class PinnedHTTPSConnection(PinnedHTTPConnection):
-    """An HTTPS connection to a pinned address that still verifies the certificate for the name."""
-
-    default_port = http.client.HTTPS_PORT
-
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        addresses: Sequence[PinnedAddress],
-        deadline: Deadline,
-        connect_timeout: float,
-        read_timeout: float,
-        context: ssl.SSLContext,
-        opener: SocketOpener = open_socket,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(
-            host=host,
-            port=port,
-            addresses=addresses,
-            deadline=deadline,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            opener=opener,
-            clock=clock,
-        )
-        if not context.check_hostname or context.verify_mode != ssl.CERT_REQUIRED:
-            raise ValueError("the TLS context must verify the certificate and the host name")
-        self._context = context
-        #: Protocol, cipher and verified certificate, once the handshake has completed.
-        self.tls_session: TlsSession | None = None
-
-    def _wrap(self, raw: socket.socket) -> Any:
-        raw.settimeout(self._deadline.bound(self._connect_timeout))
-        tls = self._context.wrap_socket(raw, server_hostname=self.host)
-        version, cipher = tls.version(), tls.cipher()
-        if version is None or cipher is None:
-            raise ssl.SSLError("the TLS handshake did not complete")
-        self.tls_session = TlsSession(
-            version=version, cipher=cipher[0], certificate=tls.getpeercert()
-        )
-        return DeadlineSocket(tls, deadline=self._deadline, read_timeout=self._read_timeout)
-
-
 class DeadlineSocket:
-    """The socket http.client sees: every send and receive re-arms the timeout first.
+    """The socket a connection sends and reads through: every send and receive re-arms the
+    timeout first.
 
-    http.client only calls ``sendall``, ``makefile`` and ``close`` on its socket, so this
-    narrow wrapper serves plain and TLS sockets alike. Like :class:`socket.socket`, closing it
-    while a response still reads from it defers the real close until that reader is closed:
-    http.client "closes" the connection as soon as a ``Connection: close`` response begins.
+    A narrow wrapper (``sendall``, ``makefile`` and ``close``) that serves plain and TLS
+    sockets alike. Like :class:`socket.socket`, closing it while a response still reads from
+    it defers the real close until that reader is closed.
     """
 
     def __init__(self, sock: socket.socket, *, deadline: Deadline, read_timeout: float) -> None:

@@ -4,26 +4,20 @@ Each hop is checked the same way: :func:`~fetcher.urls.parse_target` (scheme and
 :func:`~fetcher.resolution.resolve_checked` (one resolution, every address checked), then a
 connection pinned to the checked addresses. Every failure becomes the outcome's ``error``;
 the last response received, if any, is kept alongside it.
+
+What only a response needs (:mod:`http.client`, :mod:`ssl` for plain http, the body and
+retry rules) is imported where it is first used, so the first request leaves before it loads.
 """
 
 from __future__ import annotations
 
-import http.client
-import socket
-import ssl
 import time
 import zlib
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urljoin
 
-from fetcher.body import BodyCollector
-from fetcher.connection import (
-    PinnedHTTPConnection,
-    PinnedHTTPSConnection,
-    SocketOpener,
-    open_socket,
-)
+from fetcher.connection import PinnedConnection, SocketOpener, open_socket
 from fetcher.deadline import Deadline
 from fetcher.errors import (
     BadUrl,
@@ -33,13 +27,17 @@ from fetcher.errors import (
     RedirectLimit,
     TlsFailed,
 )
-from fetcher.failures import TRANSPORT_FAILURES, failure_for
+from fetcher.failures import failure_for, is_transport_failure
 from fetcher.options import FetchOptions
 from fetcher.outcome import FetchOutcome, Redirect, ResponseFacts
-from fetcher.resolution import PinnedAddress, Resolver, resolve_checked
-from fetcher.retry import RETRYABLE_STATUSES, retry_delay
+from fetcher.request import request_head
+from fetcher.resolution import PinnedAddress, Resolver, resolve_checked, system_resolver
 from fetcher.startup import process_age
 from fetcher.urls import Target, parse_target
+
+if TYPE_CHECKING:
+    import http.client
+    import ssl
 
 #: Statuses whose Location is followed.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -59,7 +57,7 @@ def fetch(
     url: str,
     *,
     options: FetchOptions,
-    resolver: Resolver = socket.getaddrinfo,
+    resolver: Resolver = system_resolver,
     opener: SocketOpener = open_socket,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -94,7 +92,7 @@ class _Exchange(NamedTuple):
     """A request sent and a response whose headers have arrived, body still unread."""
 
     hop: _Hop
-    connection: PinnedHTTPConnection
+    connection: PinnedConnection
     response: http.client.HTTPResponse
     connect_ms: float | None
     ttfb_ms: float
@@ -188,6 +186,8 @@ class _FetchRun:
 
     def _decide(self, exchange: _Exchange) -> _Hop | _Retry | None:
         """Follow a redirect, schedule a retry, or read the body of the final response."""
+        from fetcher.retry import RETRYABLE_STATUSES, retry_delay  # noqa: PLC0415 (module doc)
+
         response = exchange.response
         location = response.getheader("location")
         if response.status in REDIRECT_STATUSES and location is not None:
@@ -230,14 +230,16 @@ class _FetchRun:
         self._attempts += 1
         try:
             connection.connect()
+            sent_at = self._clock()
+            connection.send(request_head(hop.target, self._headers()))
             if self._startup_ms is None:
                 age = self._process_age()
                 self._startup_ms = None if age is None else age * MILLISECONDS
-            sent_at = self._clock()
-            connection.request("GET", hop.target.request_target, headers=self._headers())
             response = connection.getresponse()
             ttfb_ms = (self._clock() - sent_at) * MILLISECONDS
-        except TRANSPORT_FAILURES as error:
+        except Exception as error:
+            if not is_transport_failure(error):
+                raise
             connection.close()
             raise failure_for(error, url=hop.target.url) from None
         connect_seconds = connection.connect_seconds
@@ -249,35 +251,23 @@ class _FetchRun:
             ttfb_ms=ttfb_ms,
         )
 
-    def _connection(self, hop: _Hop) -> PinnedHTTPConnection:
+    def _connection(self, hop: _Hop) -> PinnedConnection:
         target = hop.target
-        connect_timeout = self._options.connect_timeout_ms / MILLISECONDS
-        read_timeout = self._options.read_timeout_ms / MILLISECONDS
-        if target.scheme == "https":
-            return PinnedHTTPSConnection(
-                host=target.host,
-                port=target.port,
-                addresses=hop.addresses,
-                deadline=self._deadline,
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                context=self._https_context(target),
-                opener=self._opener,
-                clock=self._clock,
-            )
-        return PinnedHTTPConnection(
+        return PinnedConnection(
             host=target.host,
-            port=target.port,
             addresses=hop.addresses,
             deadline=self._deadline,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
+            connect_timeout=self._options.connect_timeout_ms / MILLISECONDS,
+            read_timeout=self._options.read_timeout_ms / MILLISECONDS,
+            context=self._https_context(target) if target.scheme == "https" else None,
             opener=self._opener,
             clock=self._clock,
         )
 
     def _https_context(self, target: Target) -> ssl.SSLContext:
         """Build the verifying TLS context once per fetch, and only if a hop uses https."""
+        import ssl  # noqa: PLC0415 (plain http never loads it; module doc)
+
         if self._tls_context is None:
             context = ssl.create_default_context()
             # As http.client does for its own contexts: offer HTTP/1.1, the only protocol spoken.
@@ -290,17 +280,17 @@ class _FetchRun:
             self._tls_context = context
         return self._tls_context
 
-    def _headers(self) -> dict[str, str]:
-        headers = {
-            "User-Agent": self._options.user_agent,
-            "Accept": ACCEPT,
-            "Accept-Encoding": ACCEPT_ENCODING,
-            "Connection": "close",
-        }
+    def _headers(self) -> list[tuple[str, str]]:
+        headers = [
+            ("User-Agent", self._options.user_agent),
+            ("Accept", ACCEPT),
+            ("Accept-Encoding", ACCEPT_ENCODING),
+            ("Connection", "close"),
+        ]
         if self._options.if_none_match is not None:
-            headers["If-None-Match"] = self._options.if_none_match
+            headers.append(("If-None-Match", self._options.if_none_match))
         if self._options.if_modified_since is not None:
-            headers["If-Modified-Since"] = self._options.if_modified_since
+            headers.append(("If-Modified-Since", self._options.if_modified_since))
         return headers
 
     def _finish(self, exchange: _Exchange) -> None:
@@ -308,6 +298,8 @@ class _FetchRun:
 
         A failure part-way keeps the partial body in the report and is raised afterwards.
         """
+        from fetcher.body import BodyCollector  # noqa: PLC0415 (module doc)
+
         response = exchange.response
         collector = BodyCollector(
             max_bytes=self._options.max_body_bytes,
@@ -327,7 +319,9 @@ class _FetchRun:
                     )
         except zlib.error as error:
             failure = ProtocolViolation(f"the body could not be decoded: {error}", url=url)
-        except TRANSPORT_FAILURES as error:
+        except Exception as error:
+            if not is_transport_failure(error):
+                raise
             failure = failure_for(error, url=url)
         if failure is not None:
             collector.truncated = True
@@ -341,7 +335,7 @@ class _FetchRun:
             body=collector.result(),
             peer=connection.peer,
             port=exchange.hop.target.port,
-            tls=connection.tls_session if isinstance(connection, PinnedHTTPSConnection) else None,
+            tls=connection.tls_session,
             connect_ms=exchange.connect_ms,
             ttfb_ms=exchange.ttfb_ms,
         )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from fetcher.body import Body
-from fetcher.errors import FetchError
-from fetcher.resolution import PinnedAddress
-from fetcher.tls import TlsSession
+if TYPE_CHECKING:
+    from fetcher.body import Body
+    from fetcher.errors import FetchError
+    from fetcher.resolution import PinnedAddress
+    from fetcher.tls import TlsSession
 
 
 class Redirect(NamedTuple):

@@ -29,7 +29,7 @@ class PortPolicy(NamedTuple):
 def parse_port_policy(spec: str) -> PortPolicy:
     """Parse ``any`` or a comma list of ports and ranges such as ``80,443,8000-8999``.
 
-    Raises ValueError naming the offending item, so argparse can report it as a usage error.
+    Raises ValueError naming the offending item, reported as a usage error on the command line.
     """
     if spec.strip().lower() == ANY_PORT:
         return PortPolicy(ranges=None)

@@ -17,7 +17,8 @@ Values that are unknown, for instance everything about a response when none arri
   cut short by an error reported in ``error``.
 - ``timings.connect_ms`` is TCP connect plus TLS handshake of the final response's connection;
   ``ttfb_ms`` runs from sending its request to its response headers; ``startup_ms`` from the
-  process's start to the first request being sent; ``total_ms`` is the whole fetch.
+  process's start (its interpreter's, under the container's init) to the first request being
+  sent; ``total_ms`` is the whole fetch.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import threading
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -26,6 +25,15 @@ class Resolver(Protocol):
     """The :func:`socket.getaddrinfo` interface, so tests can inject a fake one."""
 
     def __call__(self, host: str, port: int, *, type: int) -> Sequence[AddressInfo]: ...
+
+
+def system_resolver(host: str, port: int, *, type: int) -> Sequence[AddressInfo]:
+    """:func:`socket.getaddrinfo` for a host already IDNA-encoded, passed as bytes.
+
+    Given a str, getaddrinfo runs the host through the idna codec again, and loading that
+    codec costs more than looking up an IP address.
+    """
+    return socket.getaddrinfo(host.encode("ascii"), port, type=type)
 
 
 class PinnedAddress(NamedTuple):
@@ -80,26 +88,46 @@ def _resolve_within(
     """Call the resolver on a helper thread so a stuck lookup cannot outlive the deadline.
 
     getaddrinfo has no timeout of its own; a thread left blocked in it dies with the process.
+    An IP address needs no lookup, so it is resolved on this thread (and the fetch of an IP
+    URL never loads :mod:`threading`).
     """
-    outcome: list[Sequence[AddressInfo] | OSError | UnicodeError] = []
-    finished = threading.Event()
+    if _is_ip_address(target.host):
+        result = _lookup(target, resolver)
+    else:
+        import threading  # noqa: PLC0415 (module doc: only a name needs the helper thread)
 
-    def resolve() -> None:
-        try:
-            outcome.append(resolver(target.host, target.port, type=socket.SOCK_STREAM))
-        except (OSError, UnicodeError) as error:
-            outcome.append(error)
-        finally:
-            finished.set()
+        outcome: list[Sequence[AddressInfo] | OSError | UnicodeError] = []
+        finished = threading.Event()
 
-    threading.Thread(target=resolve, name="fetcher-resolve", daemon=True).start()
-    if not finished.wait(deadline.remaining()) or not outcome:
-        raise TimedOut(f"resolving {target.host} outlived the total deadline", url=target.url)
-    result = outcome[0]
+        def resolve() -> None:
+            try:
+                outcome.append(_lookup(target, resolver))
+            finally:
+                finished.set()
+
+        threading.Thread(target=resolve, name="fetcher-resolve", daemon=True).start()
+        if not finished.wait(deadline.remaining()) or not outcome:
+            raise TimedOut(f"resolving {target.host} outlived the total deadline", url=target.url)
+        result = outcome[0]
     if isinstance(result, OSError | UnicodeError):
         reason = getattr(result, "strerror", None) or str(result)
         raise DnsFailed(f"{target.host} did not resolve: {reason}", url=target.url)
     return result
+
+
+def _lookup(target: Target, resolver: Resolver) -> Sequence[AddressInfo] | OSError | UnicodeError:
+    try:
+        return resolver(target.host, target.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        return error
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _address_of(family: int, sockaddr: tuple[Any, ...]) -> IPAddress | None:

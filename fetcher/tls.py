@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -61,6 +60,8 @@ def _pairs(value: Any) -> Iterable[tuple[Any, Any]]:
 
 
 def _cert_time(value: Any) -> float | None:
+    import ssl  # noqa: PLC0415 (plain http never loads it; https has by now)
+
     if not isinstance(value, str):
         return None
     try:

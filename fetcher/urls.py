@@ -17,6 +17,8 @@ from fetcher.ports import PortPolicy
 #: The only schemes fetched, with the port each uses when the URL names none.
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
+#: Longest label of a host name (RFC 1035).
+MAX_LABEL = 63
 #: Characters left as they are in a request path; everything else is percent-encoded.
 PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 #: Characters left as they are in a query string.
@@ -87,10 +89,20 @@ def _ascii_host(hostname: str | None, *, url: str) -> str:
             return str(ipaddress.IPv6Address(hostname))
         except ValueError:
             raise BadUrl(f"host [{hostname}] is not an IPv6 address", url=url) from None
-    try:
-        ascii_host = hostname.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise BadUrl(f"host {hostname!r} is not a valid international name", url=url) from None
+    if hostname.isascii():
+        # The checks the idna codec makes of an ASCII name, without loading it (its stringprep
+        # and Unicode tables cost more than the rest of the URL checks).
+        ascii_host = hostname.lower()
+        labels = ascii_host.split(".")
+        if not all(0 < len(label) <= MAX_LABEL for label in labels[:-1]) or (
+            len(labels[-1]) > MAX_LABEL
+        ):
+            raise BadUrl(f"host {hostname!r} has an empty or too long label", url=url)
+    else:
+        try:
+            ascii_host = hostname.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            raise BadUrl(f"host {hostname!r} is not a valid international name", url=url) from None
     if not _HOST_NAME.fullmatch(ascii_host):
         raise BadUrl(f"host {hostname!r} contains characters not allowed in a name", url=url)
     return ascii_host

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fetcher.errors import BadUrl, Blocked
-from fetcher.options import FetchOptions, parse_invocation
+from fetcher.options import OPTIONS, URL_STDIN, FetchOptions, parse_invocation
 from fetcher.ports import parse_port_policy
 from fetcher.retry import parse_retry_after, retry_delay
 from fetcher.urls import parse_target
@@ -119,6 +119,9 @@ def test_the_url_may_follow_a_double_dash_whatever_it_starts_with() -> None:
         ["http://a.test/", "--if-modified-since", "yesterday"],
         ["http://a.test/", "--no-such-option"],
         ["http://a.test/", "http://b.test/"],
+        ["http://a.test/", "--retries"],
+        ["http://a.test/", "--url-stdin=yes"],
+        ["http://a.test/", "-x"],
     ],
 )
 def test_bad_arguments_exit_with_status_2_and_one_stderr_line(
@@ -189,6 +192,8 @@ def test_bad_port_specs_are_refused(spec: str) -> None:
         ),
         ("  http://a.test/  ", "http://a.test/", "a.test", 80, "/"),
         ("http://a.test/a b?c d", "http://a.test/a%20b?c%20d", "a.test", 80, "/a%20b?c%20d"),
+        ("http://a.test./", "http://a.test./", "a.test.", 80, "/"),
+        (f"http://{'a' * 63}.test/", f"http://{'a' * 63}.test/", f"{'a' * 63}.test", 80, "/"),
     ],
 )
 def test_urls_are_split_into_what_the_connection_needs(
@@ -218,6 +223,11 @@ def test_a_url_on_a_port_not_allowed_is_blocked() -> None:
         "http://a b.test/",
         "http://[zz::1]/",
         "http://a.test:0x50/",
+        "http://a..test/",
+        "http://.a.test/",
+        f"http://{'a' * 64}.test/",
+        f"http://a.{'a' * 64}/",
+        "http://a.test../",
     ],
 )
 def test_unfetchable_urls_are_refused(url: str) -> None:
@@ -247,3 +257,17 @@ def test_without_retry_after_the_backoff_doubles_up_to_a_ceiling() -> None:
     delays = [retry_delay(retry_after=None, retry_number=n, now=0.0) for n in range(1, 8)]
 
     assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help_lists_every_option_on_stderr_and_exits_0(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_invocation(["http://a.test/", flag])
+
+    assert exited.value.code == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    for option in [*OPTIONS, URL_STDIN]:
+        assert f"  {option} " in captured.err
