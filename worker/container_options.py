@@ -2,8 +2,8 @@
 
 One place for them, so that every way of running the fetcher makes the same locked-down
 container: memory with no swap, CPUs, pids, a read-only root with a small ``noexec`` /tmp,
-no capabilities, no new privileges, a non-root user, the configured network and runtime, a
-bounded log, and scanbox's labels.
+no capabilities, no new privileges, a non-root user, a small init as PID 1, the configured
+network and runtime, a bounded log, and scanbox's labels.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ class ContainerSpec:
     user: str
     network: str
     runtime: str = ""
+    #: Run the engine's init (``docker-init``, tini) as PID 1 and the fetcher under it.
+    init: bool = True
     output_limit_bytes: int = 1024 * 1024
     deployment: str = "scanbox"
 
@@ -60,6 +62,11 @@ def fetcher_host_options(spec: ContainerSpec) -> dict[str, Any]:
             },
         ),
     }
+    if spec.init:
+        # PID 1 gets no default signal actions and inherits orphans; a small init takes that
+        # role, and the fetcher's process then starts when its interpreter does, so the
+        # start-up it reports is its own, not the runtime's set-up.
+        options["init"] = True
     if spec.runtime:
         options["runtime"] = spec.runtime
     return options

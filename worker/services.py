@@ -77,6 +77,7 @@ def container_spec(settings: Settings) -> ContainerSpec:
         user=settings.container_user,
         network=settings.fetcher_network,
         runtime=settings.container_runtime,
+        init=settings.container_init,
         output_limit_bytes=settings.output_limit_bytes,
         deployment=settings.deployment,
     )

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     container_user: str = "65534:65534"
     #: OCI runtime for fetcher containers (e.g. ``runsc`` for gVisor); empty: the engine's default.
     container_runtime: str = ""
+    #: Run the engine's init (``docker-init``) as PID 1 of each fetcher container; turn off
+    #: only for an engine that has none.
+    container_init: bool = True
     #: Largest stdout the worker reads from a fetcher; more is ``output_too_large``.
     output_limit_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: How scans run their container: ``docker`` creates each one when its scan starts;

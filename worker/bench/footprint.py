@@ -27,8 +27,8 @@ MIB = 1024 * 1024
 HOLD_S = 60
 #: How long to wait for the measured fetcher to print its report.
 REPORT_TIMEOUT_S = 30.0
-#: Prints the process's age (ms) at Python's first line: what the runtime's set-up and the
-#: interpreter's start cost before the fetcher imports anything.
+#: Prints the process's age (ms) at Python's first line: what the interpreter's start costs
+#: before the fetcher imports anything (the runtime's set-up too, in a container without init).
 PYTHON_START_PROGRAM = "from fetcher.startup import process_age; print(process_age() * 1000)"
 
 
@@ -111,7 +111,7 @@ def container_peak_mib(
 
 
 def python_start_ms(api: docker.APIClient, *, spec: ContainerSpec) -> float:
-    """Process age (ms) at Python's first line in a fetcher container with a scan's limits."""
+    """Process age (ms) at Python's first line in a fetcher container made like a scan's."""
     container = api.create_container(
         spec.image,
         entrypoint=["python3", "-S", "-c", PYTHON_START_PROGRAM],
