@@ -50,6 +50,7 @@ print(json.dumps({
     'root_writable': can_write('/probe'), 'etc_writable': can_write('/etc/probe'),
     'tmp_writable': can_write('/tmp/probe'),
     'interfaces': sorted(os.listdir('/sys/class/net')),
+    'pid': os.getpid(), 'pid1': open('/proc/1/comm').read().strip(),
 }))
 """
 
@@ -119,6 +120,9 @@ def test_the_fetcher_runs_unprivileged_read_only_and_confined(
     assert facts["etc_writable"] is False
     assert facts["tmp_writable"] is True
     assert facts["interfaces"] == ["lo"]  # network "none" here: nothing but loopback
+    # The engine's init is PID 1 and the fetcher its child, not PID 1 itself.
+    assert facts["pid"] != 1
+    assert facts["pid1"] in {"docker-init", "tini", "tini-static"}
 
 
 def test_a_fork_bomb_is_stopped_by_the_pids_limit(

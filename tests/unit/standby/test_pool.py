@@ -81,6 +81,7 @@ def test_a_standby_container_has_every_limit_and_label(client: FakeDockerClient)
     assert options["cap_drop"] == ["ALL"]
     assert options["security_opt"] == ["no-new-privileges"]
     assert options["user"] == "65534:65534"
+    assert options["init"] is True
     assert options["network_mode"] == "none"
     assert (options["stdin_open"], options["tty"]) == (True, False)
     assert options["labels"] == {
