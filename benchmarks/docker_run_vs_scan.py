@@ -39,10 +39,12 @@ def docker_run_args(settings: Settings, url: str) -> list[str]:
         "--user", spec.user,
         "--memory", f"{spec.memory_limit_mb}m",
         "--memory-swap", f"{spec.memory_limit_mb}m",
-        "--cpus", str(spec.cpu_limit),
+        "--cpu-period", str(spec.cpu_period_ms * 1000),
+        "--cpu-quota", str(round(spec.cpu_limit * spec.cpu_period_ms * 1000)),
         "--pids-limit", str(spec.pids_limit),
         "--tmpfs", f"/tmp:rw,noexec,nosuid,nodev,size={spec.tmpfs_mb}m",  # noqa: S108
         "--network", spec.network,
+        *(["--init"] if spec.init else []),
         *(["--runtime", spec.runtime] if spec.runtime else []),
         spec.image,
         *fetch_options(settings).args(url),

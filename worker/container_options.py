@@ -14,6 +14,8 @@ from typing import Any
 
 from docker.types import LogConfig
 
+#: Microseconds in a millisecond: the unit of the CFS period and quota.
+US_PER_MS = 1000
 #: Docker keeps this many times the output cap of log on disk (JSON escaping can grow each
 #: byte up to six times), so an overflowing output is always seen as one.
 LOG_SIZE_FACTOR = 8
@@ -27,6 +29,8 @@ class ContainerSpec:
     timeout_ms: int
     memory_limit_mb: int
     cpu_limit: float
+    #: The window (ms) ``cpu_limit`` is enforced over; Docker allows up to one second.
+    cpu_period_ms: int = 500
     pids_limit: int
     tmpfs_mb: int
     user: str
@@ -47,7 +51,9 @@ def fetcher_host_options(spec: ContainerSpec) -> dict[str, Any]:
     options: dict[str, Any] = {
         "mem_limit": f"{spec.memory_limit_mb}m",
         "memswap_limit": f"{spec.memory_limit_mb}m",
-        "nano_cpus": int(spec.cpu_limit * 1e9),
+        # cpu_limit CPUs on average over each cpu_period_ms (the kernel's CFS quota).
+        "cpu_period": spec.cpu_period_ms * US_PER_MS,
+        "cpu_quota": round(spec.cpu_limit * spec.cpu_period_ms * US_PER_MS),
         "pids_limit": spec.pids_limit,
         "read_only": True,
         "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={spec.tmpfs_mb}m"},  # noqa: S108

@@ -72,6 +72,7 @@ def container_spec(settings: Settings) -> ContainerSpec:
         timeout_ms=settings.container_timeout_ms,
         memory_limit_mb=settings.container_memory_limit_mb,
         cpu_limit=settings.container_cpu_limit,
+        cpu_period_ms=settings.container_cpu_period_ms,
         pids_limit=settings.container_pids_limit,
         tmpfs_mb=settings.container_tmpfs_mb,
         user=settings.container_user,

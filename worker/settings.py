@@ -69,7 +69,11 @@ class Settings(BaseSettings):
     #: Memory limit of one fetcher container (swap is limited to the same, so: no swap).
     container_memory_limit_mb: int = Field(default=512, ge=16)
     #: CPUs one fetcher container may use.
-    container_cpu_limit: float = Field(default=0.5, gt=0, le=64)
+    container_cpu_limit: float = Field(default=0.5, ge=0.01, le=64)
+    #: Window over which the kernel holds a fetcher container to its CPUs. Docker's ``--cpus``
+    #: uses 100 ms, which throttles most scans' start-up burst; the same share over a longer
+    #: window lets a scan run at full speed while a busy one is still held to it.
+    container_cpu_period_ms: int = Field(default=500, ge=100, le=1000)
     #: Processes and threads one fetcher container may have.
     container_pids_limit: int = Field(default=64, ge=8)
     #: Size of the writable /tmp of a fetcher container.

@@ -35,6 +35,13 @@ IDENTITY = """
 import json, os
 status = dict(line.split(':\\t', 1) for line in open('/proc/self/status').read().splitlines()
               if ':\\t' in line)
+def cpu_max():
+    try:
+        quota, period = open('/sys/fs/cgroup/cpu.max').read().split()
+    except OSError:
+        quota = open('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').read()
+        period = open('/sys/fs/cgroup/cpu/cpu.cfs_period_us').read()
+    return [int(quota), int(period)]
 def can_write(path):
     try:
         with open(path, 'w') as f:
@@ -51,6 +58,7 @@ print(json.dumps({
     'tmp_writable': can_write('/tmp/probe'),
     'interfaces': sorted(os.listdir('/sys/class/net')),
     'pid': os.getpid(), 'pid1': open('/proc/1/comm').read().strip(),
+    'cpu_max': cpu_max(),
 }))
 """
 
@@ -123,6 +131,8 @@ def test_the_fetcher_runs_unprivileged_read_only_and_confined(
     # The engine's init is PID 1 and the fetcher its child, not PID 1 itself.
     assert facts["pid"] != 1
     assert facts["pid1"] in {"docker-init", "tini", "tini-static"}
+    # The kernel holds it to cpu_limit CPUs over each cpu_period_ms.
+    assert facts["cpu_max"] == [250_000, 500_000]
 
 
 def test_a_fork_bomb_is_stopped_by_the_pids_limit(

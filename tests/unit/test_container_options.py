@@ -26,3 +26,10 @@ def test_the_engines_init_is_pid_1_unless_turned_off() -> None:
 def test_a_runtime_is_named_only_when_one_is_configured() -> None:
     assert "runtime" not in fetcher_host_options(SPEC)
     assert fetcher_host_options(dataclasses.replace(SPEC, runtime="runsc"))["runtime"] == "runsc"
+
+
+def test_the_cpu_limit_is_a_quota_over_the_configured_period() -> None:
+    options = fetcher_host_options(dataclasses.replace(SPEC, cpu_limit=1.5, cpu_period_ms=200))
+
+    assert (options["cpu_period"], options["cpu_quota"]) == (200_000, 300_000)
+    assert "nano_cpus" not in options

@@ -74,7 +74,7 @@ def test_a_standby_container_has_every_limit_and_label(client: FakeDockerClient)
     assert options["command"] == ["--timeout-ms", "1000", "--url-stdin"]
     assert options["name"].startswith(STANDBY_PREFIX)
     assert (options["mem_limit"], options["memswap_limit"]) == ("128m", "128m")
-    assert options["nano_cpus"] == 500_000_000
+    assert (options["cpu_period"], options["cpu_quota"]) == (500_000, 250_000)
     assert options["pids_limit"] == 64
     assert options["read_only"] is True
     assert options["tmpfs"] == {"/tmp": "rw,noexec,nosuid,nodev,size=16m"}
