@@ -1,7 +1,8 @@
 """Command line: ``python3 -m fetcher URL [options]`` prints one JSON report on stdout.
 
 With ``--url-stdin`` instead of a URL, the URL is the first line of stdin: a container can be
-made and started before its URL is known.
+made and started before its URL is known. A fetcher that finds no URL waiting yet loads
+everything its fetch will need first, so that the wait, not the scan, pays for it.
 
 Exit status 0 means a report was printed, whatever it says (blocked, timed out, a 404...);
 2 means bad arguments, with one line on stderr and nothing on stdout. Anything else is a bug.
@@ -10,9 +11,11 @@ Exit status 0 means a report was printed, whatever it says (blocked, timed out, 
 from __future__ import annotations
 
 import importlib
+import select
 import sys
 import time
 from collections.abc import Sequence
+from typing import TextIO
 
 from fetcher.fetch import fetch
 from fetcher.options import URL_STDIN, parse_invocation
@@ -37,10 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Fetch the URL named in ``argv`` (default: the process arguments) and print the report."""
     arguments = sys.argv[1:] if argv is None else argv
     ready_age = None
-    if URL_STDIN in arguments:
+    if URL_STDIN in arguments and not input_waiting(sys.stdin):
+        # Nothing to fetch yet: load what the fetch needs while the URL is on its way. A
+        # process that waits for its URL started up once it was ready to read it.
         for name in DEFERRED_MODULES:
             importlib.import_module(name)
-        # A process that waits on stdin for its URL started up once it was ready to read it.
         ready_age = process_age()
     invocation = parse_invocation(arguments)
     if ready_age is None:
@@ -56,6 +60,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.write(json.dumps(report, ensure_ascii=True, separators=(",", ":")) + "\n")
     sys.stdout.flush()
     return 0
+
+
+def input_waiting(stream: TextIO) -> bool:
+    """Whether ``stream`` has input to read now (a URL written before the fetcher got to it)."""
+    try:
+        readable, _, _ = select.select([stream], [], [], 0)
+    except (OSError, ValueError, TypeError):  # no stdin, or a closed one
+        return False
+    return bool(readable)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fetcher.__main__ import input_waiting
 from fetcher.options import MAX_STDIN_URL_BYTES, parse_invocation
 from tests.unit.fetcher.servers import Reply, ScriptedServer, replies
 
@@ -71,3 +73,13 @@ def test_the_fetcher_fetches_the_url_it_reads(make_server: MakeServer) -> None:
     assert report["status_code"] == 200
     # Its start-up is what it took to be ready to read the URL, a positive time.
     assert report["timings"]["startup_ms"] is None or report["timings"]["startup_ms"] > 0
+
+
+def test_a_url_already_written_is_seen_as_waiting_and_an_empty_pipe_is_not() -> None:
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as reader, os.fdopen(write_end, "w") as writer:
+        assert not input_waiting(reader)
+        writer.write("http://127.0.0.1/\n")
+        writer.flush()
+        assert input_waiting(reader)
+    assert not input_waiting(reader)  # closed
