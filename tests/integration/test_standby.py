@@ -96,7 +96,8 @@ def test_a_scan_on_a_standby_container(
         assert host["CapDrop"] == ["ALL"]
         assert host["SecurityOpt"] == ["no-new-privileges"]
         assert host["Memory"] == host["MemorySwap"] == 128 * 1024 * 1024
-        assert host["NanoCpus"] == 500_000_000
+        assert (host["CpuPeriod"], host["CpuQuota"]) == (500_000, 250_000)
+        assert host["Init"] is True
         assert host["PidsLimit"] == 64
         assert attrs["Config"]["User"] == "65534:65534"
         assert attrs["Config"]["Labels"][LABEL_MANAGED] == "true"
