@@ -22,6 +22,7 @@ from pathlib import Path
 
 from redis import Redis
 
+from worker.container_options import fetcher_host_options
 from worker.queries import wait_for_terminal
 from worker.services import container_spec, dispatcher, fetch_options, open_database
 from worker.settings import Settings
@@ -33,14 +34,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def docker_run_args(settings: Settings, url: str) -> list[str]:
     """``docker run --rm`` of the fetcher under the limits and options a scan uses."""
     spec = container_spec(settings)
+    host = fetcher_host_options(spec)
     return [
         "docker", "run", "--rm", "--read-only", "--cap-drop", "ALL",
         "--security-opt", "no-new-privileges",
         "--user", spec.user,
         "--memory", f"{spec.memory_limit_mb}m",
         "--memory-swap", f"{spec.memory_limit_mb}m",
-        "--cpu-period", str(spec.cpu_period_ms * 1000),
-        "--cpu-quota", str(round(spec.cpu_limit * spec.cpu_period_ms * 1000)),
+        "--cpu-period", str(host["cpu_period"]),
+        "--cpu-quota", str(host["cpu_quota"]),
         "--pids-limit", str(spec.pids_limit),
         "--tmpfs", f"/tmp:rw,noexec,nosuid,nodev,size={spec.tmpfs_mb}m",  # noqa: S108
         "--network", spec.network,

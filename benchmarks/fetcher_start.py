@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import statistics
 
 import docker
 
 from worker.bench.baseline import bare_run
 from worker.bench.site import serve_page
+from worker.bench.stats import percentile
 from worker.container_options import ContainerSpec
 from worker.services import container_spec, fetch_options
 from worker.settings import Settings
@@ -85,9 +85,7 @@ def _measure(
 
 
 def _pair(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return f"{statistics.median(ordered):.1f} / {p90:.1f}"
+    return f"{percentile(samples, 0.5):.1f} / {percentile(samples, 0.9):.1f}"
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, NamedTuple, NoReturn
 
 from fetcher.addresses import IPNetwork
 from fetcher.ports import DEFAULT_ALLOWED_PORTS, PortPolicy, parse_port_policy
+from fetcher.request import printable_ascii
 
 #: Deadline for the whole fetch, redirects and retries included.
 DEFAULT_TIMEOUT_MS = 20_000
@@ -184,7 +185,7 @@ def _readable_file(text: str) -> str:
 
 def _header_value(text: str) -> str:
     # Printable ASCII only: anything else could not be sent, and CR/LF would split the request.
-    if not all(" " <= character <= "~" for character in text):
+    if not printable_ascii(text):
         raise ValueError(f"{text!r} contains characters not allowed in a header")
     return text
 

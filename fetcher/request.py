@@ -13,6 +13,11 @@ from collections.abc import Sequence
 from fetcher.urls import DEFAULT_PORTS, Target
 
 
+def printable_ascii(text: str) -> bool:
+    """Whether ``text`` may go into a request line or header as it is: no controls, no CR/LF."""
+    return all(" " <= character <= "~" for character in text)
+
+
 def host_header(target: Target) -> str:
     """The Host header of a request to ``target``: the port only when it is not the default."""
     host = f"[{target.host}]" if ":" in target.host else target.host
@@ -30,6 +35,6 @@ def request_head(target: Target, headers: Sequence[tuple[str, str]]) -> bytes:
     lines = [f"GET {target.request_target} HTTP/1.1", f"Host: {host_header(target)}"]
     lines += [f"{name}: {value}" for name, value in headers]
     for line in lines:
-        if not all(" " <= character <= "~" for character in line):
+        if not printable_ascii(line):
             raise ValueError(f"not printable ASCII in the request: {line!r}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
