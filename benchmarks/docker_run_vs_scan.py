@@ -22,11 +22,11 @@ from pathlib import Path
 
 from redis import Redis
 
-from worker.container_options import fetcher_host_options
-from worker.queries import wait_for_terminal
-from worker.services import container_spec, dispatcher, fetch_options, open_database
+from worker.app.services import container_spec, dispatcher, fetch_options, open_database
+from worker.containers.spec import fetcher_host_options
 from worker.settings import Settings
-from worker.submit import submit_urls
+from worker.store.queries import wait_for_terminal
+from worker.submit.batch import submit_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 

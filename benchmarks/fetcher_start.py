@@ -22,11 +22,11 @@ import os
 
 import docker
 
+from worker.app.services import container_spec, fetch_options
 from worker.bench.baseline import bare_run
 from worker.bench.site import serve_page
 from worker.bench.stats import percentile
-from worker.container_options import ContainerSpec
-from worker.services import container_spec, fetch_options
+from worker.containers.spec import ContainerSpec
 from worker.settings import Settings
 
 

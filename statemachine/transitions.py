@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from statemachine.states import TERMINAL, State, is_allowed
 from worker.errors import IllegalTransition
-from worker.models import AuditLog, ScanJob
+from worker.store.models import AuditLog, ScanJob
 
 _jobs = ScanJob.__table__  # type: ignore[attr-defined]
 _audit = AuditLog.__table__  # type: ignore[attr-defined]

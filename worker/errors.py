@@ -28,7 +28,7 @@ The tree::
             ├── ContainerTimedOut     the container outlived the worker's deadline
             └── FetchTimedOut         the target did not answer within the fetch deadline
 
-The worker sorts outcomes by these types in one place (``worker.outcome``).
+The worker sorts outcomes by these types in one place (``worker.scan.outcome``).
 """
 
 from __future__ import annotations

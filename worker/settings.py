@@ -11,7 +11,7 @@ from urllib.parse import quote
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from worker.ratelimit import parse_overrides
+from worker.queue.ratelimit import parse_overrides
 
 #: Embedded SQLite file in the working directory.
 DEFAULT_DATABASE_URL = "file:./scanbox.db"

@@ -7,7 +7,7 @@ start-up (``install``), before RQ takes the first job.
 
 from __future__ import annotations
 
-from worker.instrument import ScanRunner
+from worker.telemetry.instrument import ScanRunner
 
 _scanner: ScanRunner | None = None
 

@@ -21,10 +21,10 @@ from tests.databases import LibsqlServer
 from tests.integration.conftest import settings_from
 from tests.services import poll, worker_processes
 from tests.sites import serve
-from worker import queries
-from worker.db import Database
-from worker.services import dispatcher, open_database
-from worker.submit import submit_urls
+from worker.app.services import dispatcher, open_database
+from worker.store import queries
+from worker.store.database import Database
+from worker.submit.batch import submit_urls
 
 pytestmark = pytest.mark.backends
 

@@ -22,11 +22,11 @@ from statemachine.states import TERMINAL, State
 from tests.integration.conftest import scanbox_containers, settings_from
 from tests.services import CI, poll, worker_processes
 from tests.sites import serve
-from worker.db import Database
-from worker.models import ScanJob, ScanResult
-from worker.runner import LABEL_DEPLOYMENT
-from worker.services import dispatcher, open_database
-from worker.submit import submit_urls
+from worker.app.services import dispatcher, open_database
+from worker.containers.runner import LABEL_DEPLOYMENT
+from worker.store.database import Database
+from worker.store.models import ScanJob, ScanResult
+from worker.submit.batch import submit_urls
 
 pytestmark = pytest.mark.skipif(
     not (CI or os.environ.get("SCANBOX_CHAOS_DOCKER") == "1"),

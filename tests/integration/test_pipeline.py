@@ -18,11 +18,11 @@ from tests.integration.conftest import scanbox_containers, settings_from
 from tests.services import worker_processes
 from tests.sites import serve, silent_listener
 from tests.support import FakeDispatcher
-from worker import queries
-from worker.claim import Limits, claim_job
-from worker.db import Database
-from worker.services import dispatcher, open_database
-from worker.submit import submit_urls
+from worker.app.services import dispatcher, open_database
+from worker.scan.claim import Limits, claim_job
+from worker.store import queries
+from worker.store.database import Database
+from worker.submit.batch import submit_urls
 
 PAGE = (
     b"<!doctype html><html><head><title>  Integration \n page </title></head>"

@@ -26,10 +26,10 @@ from statemachine.states import State
 from tests.integration.conftest import settings_from
 from tests.services import worker_processes
 from tests.sites import Site, serve
-from worker import queries
-from worker.db import Database
-from worker.services import dispatcher, open_database
-from worker.submit import submit_urls
+from worker.app.services import dispatcher, open_database
+from worker.store import queries
+from worker.store.database import Database
+from worker.submit.batch import submit_urls
 
 PAGE = b"<!doctype html><html><head><title>polite</title></head><body>hi</body></html>"
 #: The per-host rate the spacing test runs with: one request every two seconds.

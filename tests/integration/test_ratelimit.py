@@ -12,9 +12,9 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from tests.services import RedisServer
-from worker.deferral import EARLY_MARGIN_S, RedisDeferrals
-from worker.dispatch import RQDispatcher, scan_job_id
-from worker.ratelimit import HostRates, Rate, RedisRateLimiter
+from worker.queue.deferral import EARLY_MARGIN_S, RedisDeferrals
+from worker.queue.dispatch import RQDispatcher, scan_job_id
+from worker.queue.ratelimit import HostRates, Rate, RedisRateLimiter
 
 T0 = 1_800_000_000_000
 

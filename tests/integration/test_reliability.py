@@ -27,12 +27,12 @@ from statemachine.states import TERMINAL, State
 from tests.integration.conftest import scanbox_containers, settings_from
 from tests.services import RedisServer, free_port, poll, worker_processes
 from tests.sites import serve
-from worker import queries
-from worker.db import Database
-from worker.models import ScanJob, ScanResult
-from worker.runner import LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED
-from worker.services import dispatcher, open_database
-from worker.submit import submit_urls
+from worker.app.services import dispatcher, open_database
+from worker.containers.runner import LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED
+from worker.store import queries
+from worker.store.database import Database
+from worker.store.models import ScanJob, ScanResult
+from worker.submit.batch import submit_urls
 
 PAGE = b"<html><head><title>reliable</title></head><body>ok</body></html>"
 

@@ -44,12 +44,12 @@ from tests.containers import (
 from tests.databases import REPOSITORY
 from tests.integration.conftest import settings_from
 from tests.services import poll
-from worker import queries
-from worker.db import Database
-from worker.models import AuditLog, ScanJob, ScanResult
-from worker.runner import LABEL_DEPLOYMENT, LABEL_HOST
-from worker.services import dispatcher
-from worker.submit import submit_urls
+from worker.app.services import dispatcher
+from worker.containers.runner import LABEL_DEPLOYMENT, LABEL_HOST
+from worker.store import queries
+from worker.store.database import Database
+from worker.store.models import AuditLog, ScanJob, ScanResult
+from worker.submit.batch import submit_urls
 
 #: Scans in the proof that replicas share work and survive a kill.
 PROOF_SCANS = int(os.environ.get("SCANBOX_PROOF_SCANS", "200"))

@@ -24,12 +24,12 @@ from tests.integration.conftest import scanbox_containers, settings_from
 from tests.integration.test_pipeline import _submit
 from tests.services import free_port, poll, worker_processes
 from tests.sites import serve
-from worker import queries
-from worker.db import Database
+from worker.app.services import open_database
+from worker.containers.runner import LABEL_ATTEMPT, LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED
 from worker.logs import JOB_FIELDS
-from worker.models import RunRecord
-from worker.runner import LABEL_ATTEMPT, LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED
-from worker.services import open_database
+from worker.store import queries
+from worker.store.database import Database
+from worker.store.models import RunRecord
 
 PAGE = b"<!doctype html><title>drained</title><p>scanbox</p>"
 

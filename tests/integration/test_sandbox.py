@@ -15,9 +15,9 @@ import os
 import docker
 import pytest
 
-from worker.container_options import ContainerSpec
+from worker.containers.runner import DockerRunner, RunRequest
+from worker.containers.spec import ContainerSpec
 from worker.errors import ContainerCrashed
-from worker.runner import DockerRunner, RunRequest
 
 SPEC = ContainerSpec(
     image="",

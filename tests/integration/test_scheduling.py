@@ -26,9 +26,9 @@ from statemachine.states import TERMINAL, State
 from tests.integration.conftest import settings_from
 from tests.services import WorkerProcesses, free_port, poll, worker_processes
 from tests.sites import serve
-from worker.db import Database
-from worker.models import AuditLog, RunRecord, ScanJob, Schedule, ScheduleTick
-from worker.services import open_database
+from worker.app.services import open_database
+from worker.store.database import Database
+from worker.store.models import AuditLog, RunRecord, ScanJob, Schedule, ScheduleTick
 
 PAGE = b"<!doctype html><title>watched</title><p>scanbox</p>"
 #: Every two seconds, on even seconds.

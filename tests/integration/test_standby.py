@@ -20,13 +20,13 @@ from statemachine.states import State
 from tests.integration.conftest import settings_from
 from tests.services import poll, worker_processes
 from tests.sites import serve, silent_listener
-from worker import queries
+from worker.app.services import container_spec, dispatcher, fetch_options, open_database
+from worker.containers.pooled import URL_STDIN, PooledRunner
+from worker.containers.runner import LABEL_DEPLOYMENT, LABEL_MANAGED, DockerRunner, RunRequest
+from worker.containers.standby import LABEL_STANDBY, StandbyPool
 from worker.errors import ContainerCrashed, ContainerTimedOut
-from worker.pooled_runner import URL_STDIN, PooledRunner
-from worker.runner import LABEL_DEPLOYMENT, LABEL_MANAGED, DockerRunner, RunRequest
-from worker.services import container_spec, dispatcher, fetch_options, open_database
-from worker.standby import LABEL_STANDBY, StandbyPool
-from worker.submit import new_job_id, submit_urls
+from worker.store import queries
+from worker.submit.batch import new_job_id, submit_urls
 
 PAGE = b"<!doctype html><title>standby</title><p>hello</p>"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.sites import Site, serve
-from worker.analysis import judge
-from worker.output import FetchReport, parse_report
-from worker.policy import Policy
+from worker.analysis.policy import Policy
+from worker.analysis.report import FetchReport, parse_report
+from worker.analysis.rules import judge
 
 EXE = b"MZ\x90\x00" + b"\x00" * 200
 

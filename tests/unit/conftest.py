@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from worker.db import Database
+from worker.store.database import Database
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tests.support import FakeDispatcher, FakeRunner
-from worker.backoff import Backoff
-from worker.claim import Limits
-from worker.db import Database
-from worker.engine import EngineWatch
-from worker.outcome import OutcomePolicy
-from worker.politeness import HostGate
-from worker.scan import FetchOptions, Scanner
+from worker.containers.engine import EngineWatch
+from worker.scan.backoff import Backoff
+from worker.scan.claim import Limits
+from worker.scan.gate import HostGate
+from worker.scan.outcome import OutcomePolicy
+from worker.scan.scanner import FetchOptions, Scanner
+from worker.store.database import Database
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from tests.support import make_report
-from worker.analysis import judge
+from worker.analysis.policy import Policy, PolicyFile
+from worker.analysis.report import FetchReport
+from worker.analysis.rules import judge
 from worker.errors import ConfigurationError
-from worker.output import FetchReport
-from worker.policy import Policy, PolicyFile
 
 
 def _report(**changes: object) -> FetchReport:

@@ -13,9 +13,9 @@ from statemachine.states import State
 from tests.support import FakeDispatcher, FakeRunner, report_bytes
 from tests.unit.scanners import make_scanner
 from worker.cli import app
-from worker.db import Database
-from worker.models import ScanResult, UrlValidators
-from worker.submit import submit_urls
+from worker.store.database import Database
+from worker.store.models import ScanResult, UrlValidators
+from worker.submit.batch import submit_urls
 
 URL = "http://127.0.0.1:9/page"
 LAST_MODIFIED = "Sun, 01 Mar 2026 10:00:00 GMT"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from worker.container_options import ContainerSpec, fetcher_host_options
+from worker.containers.spec import ContainerSpec, fetcher_host_options
 
 SPEC = ContainerSpec(
     image="scanbox-fetcher:test",

@@ -9,8 +9,8 @@ from sqlmodel import col, select
 
 from statemachine.states import State
 from statemachine.transitions import NewJob, create_jobs
-from worker.db import Database
-from worker.models import AuditLog, ScanJob
+from worker.store.database import Database
+from worker.store.models import AuditLog, ScanJob
 
 pytestmark = pytest.mark.backends
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker.cron import Cron
 from worker.errors import InvalidCron, UsageError
+from worker.schedule.cron import Cron
 
 T = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from worker.db import backend_of, sqlalchemy_url
 from worker.errors import ConfigurationError
-from worker.libsql import LibsqlDialect, is_timeout, websocket_url
+from worker.store.database import backend_of, sqlalchemy_url
+from worker.store.libsql import LibsqlDialect, is_timeout, websocket_url
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ from statemachine.states import State
 from statemachine.transitions import transition
 from tests.support import FakeDispatcher
 from worker.cli import app
-from worker.db import Database
-from worker.models import ScanJob
-from worker.submit import submit_batch, submit_urls
+from worker.store.database import Database
+from worker.store.models import ScanJob
+from worker.submit.batch import submit_batch, submit_urls
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 WINDOW = timedelta(minutes=10)

@@ -6,7 +6,7 @@ import multiprocessing
 
 import pytest
 
-from worker.drain import JobBudget
+from worker.app.drain import JobBudget
 
 CONTEXT = multiprocessing.get_context("fork")
 

@@ -10,8 +10,8 @@ import pytest
 from statemachine.states import State
 from tests.support import FakeDispatcher, FakeRunner, report_bytes
 from tests.unit.scanners import NOW, make_scanner
-from worker.db import Database
-from worker.engine import EngineWatch
+from worker.containers.engine import EngineWatch
+from worker.containers.runner import crash_error
 from worker.errors import (
     ContainerCrashed,
     ContainerKilled,
@@ -19,10 +19,10 @@ from worker.errors import (
     DockerUnavailable,
     ScanError,
 )
-from worker.models import ScanJob
-from worker.runner import crash_error
-from worker.shutdown import Shutdown
-from worker.submit import submit_urls
+from worker.scan.shutdown import Shutdown
+from worker.store.database import Database
+from worker.store.models import ScanJob
+from worker.submit.batch import submit_urls
 
 
 class Engine:

@@ -13,18 +13,25 @@ from sqlmodel import col, select
 from statemachine.states import State
 from statemachine.transitions import create_job, transition
 from tests.clocks import ManualClock
-from worker.db import Database
+from worker.app.scheduler_process import periodic_maintenance
 from worker.errors import DatabaseBusy
-from worker.maintenance import (
+from worker.ops.maintenance import (
     MAINTENANCE_KIND,
     Maintenance,
     MaintenanceReport,
     apply_retention,
     upkeep,
 )
-from worker.models import AuditLog, RunRecord, ScanJob, ScanResult, ScheduleTick, UrlValidators
-from worker.runs import RunRecorder
-from worker.scheduler_process import periodic_maintenance
+from worker.store.database import Database
+from worker.store.models import (
+    AuditLog,
+    RunRecord,
+    ScanJob,
+    ScanResult,
+    ScheduleTick,
+    UrlValidators,
+)
+from worker.telemetry.runs import RunRecorder
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 RETENTION = timedelta(days=30)

@@ -9,12 +9,12 @@ from datetime import timedelta
 from tests.clocks import ManualClock
 from tests.support import FakeDispatcher, FakeRunner
 from tests.unit.scanners import NOW, make_scanner
-from worker.db import Database
 from worker.errors import ContainerCrashed
-from worker.instrument import InstrumentedScanner
-from worker.metrics import Metrics, SystemCollector, serve_metrics
-from worker.runs import RunRecorder
-from worker.submit import submit_urls
+from worker.store.database import Database
+from worker.submit.batch import submit_urls
+from worker.telemetry.instrument import InstrumentedScanner
+from worker.telemetry.metrics import Metrics, SystemCollector, serve_metrics
+from worker.telemetry.runs import RunRecorder
 
 
 @dataclass

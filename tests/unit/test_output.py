@@ -5,8 +5,8 @@ import json
 import pytest
 
 from tests.support import make_report, report_bytes
+from worker.analysis.report import parse_report
 from worker.errors import InvalidOutput
-from worker.output import parse_report
 
 
 def test_valid_report_parses() -> None:

@@ -12,14 +12,14 @@ from hypothesis import HealthCheck, given, settings
 
 from statemachine.states import State
 from tests.support import FakeDispatcher, FakeRunner, make_report
-from worker.backoff import Backoff
-from worker.claim import Limits
-from worker.db import Database
+from worker.analysis.report import FetchReport, parse_report
 from worker.errors import InvalidOutput
-from worker.outcome import OutcomePolicy
-from worker.output import FetchReport, parse_report
-from worker.scan import FetchOptions, Scanner
-from worker.submit import submit_urls
+from worker.scan.backoff import Backoff
+from worker.scan.claim import Limits
+from worker.scan.outcome import OutcomePolicy
+from worker.scan.scanner import FetchOptions, Scanner
+from worker.store.database import Database
+from worker.submit.batch import submit_urls
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

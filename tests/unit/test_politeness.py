@@ -11,12 +11,12 @@ from sqlmodel import col, select
 from statemachine.states import State
 from tests.support import FakeDispatcher, FakeRunner, report_bytes
 from tests.unit.scanners import NOW, FakeDeferrals, FakeRateLimiter, make_scanner
-from worker.db import Database
-from worker.models import AuditLog, ScanJob
-from worker.politeness import HoldLimits, HostGate
-from worker.ratelimit import HostRates, Rate, parse_overrides
+from worker.queue.ratelimit import HostRates, Rate, parse_overrides
+from worker.scan.gate import HoldLimits, HostGate
 from worker.settings import Settings
-from worker.submit import submit_urls
+from worker.store.database import Database
+from worker.store.models import AuditLog, ScanJob
+from worker.submit.batch import submit_urls
 
 HOLDS = HoldLimits(default_s=60, maximum_s=600)
 

@@ -12,18 +12,18 @@ from statemachine.states import State
 from statemachine.transitions import transition
 from tests.services import poll
 from tests.support import FakeDispatcher, FakeRunner, report_bytes
-from worker.backoff import Backoff
-from worker.claim import Limits, claim_job
-from worker.db import Database
+from worker.containers.runner import ContainerRun, RunRequest
 from worker.errors import ScanError
-from worker.lease import LeaseKeeper
-from worker.models import ScanJob
-from worker.outcome import OutcomePolicy
-from worker.reaper import Reaper
-from worker.runner import ContainerRun, RunRequest
-from worker.scan import FetchOptions, Scanner
-from worker.shutdown import Shutdown
-from worker.submit import submit_urls
+from worker.ops.reaper import Reaper
+from worker.scan.backoff import Backoff
+from worker.scan.claim import Limits, claim_job
+from worker.scan.lease import LeaseKeeper
+from worker.scan.outcome import OutcomePolicy
+from worker.scan.scanner import FetchOptions, Scanner
+from worker.scan.shutdown import Shutdown
+from worker.store.database import Database
+from worker.store.models import ScanJob
+from worker.submit.batch import submit_urls
 
 T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
 LIMITS = Limits(timeout_ms=5000, memory_limit_mb=64, cpu_limit=0.5, pids_limit=64)

@@ -8,11 +8,11 @@ from rich.console import Console
 
 from statemachine.states import State
 from tests.clocks import ManualClock
-from worker.db import Database
-from worker.models import RunRecord
-from worker.runs import RunRecorder, scan_outcome
-from worker.schedules import add_schedule
-from worker.stats import render, snapshot_dict, take_snapshot, watch
+from worker.schedule.schedules import add_schedule
+from worker.store.database import Database
+from worker.store.models import RunRecord
+from worker.telemetry.runs import RunRecorder, scan_outcome
+from worker.telemetry.stats import render, snapshot_dict, take_snapshot, watch
 
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -8,9 +8,6 @@ from sqlmodel import col, select
 
 from statemachine.states import State
 from tests.support import FakeDispatcher, FakeRunner, report_bytes
-from worker.backoff import Backoff
-from worker.claim import Limits
-from worker.db import Database
 from worker.errors import (
     ContainerCrashed,
     ContainerStartFailed,
@@ -18,10 +15,13 @@ from worker.errors import (
     DockerUnavailable,
     OutputTooLarge,
 )
-from worker.models import AuditLog, ScanJob, ScanResult
-from worker.outcome import OutcomePolicy
-from worker.scan import FetchOptions, Scanner
-from worker.submit import submit_urls
+from worker.scan.backoff import Backoff
+from worker.scan.claim import Limits
+from worker.scan.outcome import OutcomePolicy
+from worker.scan.scanner import FetchOptions, Scanner
+from worker.store.database import Database
+from worker.store.models import AuditLog, ScanJob, ScanResult
+from worker.submit.batch import submit_urls
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from worker.cli import app
-from worker.db import Database
 from worker.logs import JOB_FIELDS
-from worker.schedules import list_schedules
+from worker.schedule.schedules import list_schedules
+from worker.store.database import Database
 
 
 @pytest.fixture

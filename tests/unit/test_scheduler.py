@@ -13,12 +13,12 @@ from statemachine.states import State
 from statemachine.transitions import transition
 from tests.clocks import ManualClock
 from tests.support import FakeDispatcher
-from worker.db import Database
 from worker.errors import DatabaseBusy
-from worker.models import AuditLog, RunRecord, ScanJob, Schedule, ScheduleTick
-from worker.runs import RunRecorder
-from worker.scheduler import Scheduler, Tick
-from worker.schedules import add_schedule, get_schedule
+from worker.schedule.scheduler import Scheduler, Tick
+from worker.schedule.schedules import add_schedule, get_schedule
+from worker.store.database import Database
+from worker.store.models import AuditLog, RunRecord, ScanJob, Schedule, ScheduleTick
+from worker.telemetry.runs import RunRecorder
 
 START = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
 REFRESH = timedelta(minutes=5)

@@ -12,9 +12,9 @@ from sqlmodel import func, select
 
 from statemachine.states import TERMINAL, State, is_allowed
 from statemachine.transitions import create_job, transition
-from worker.db import Database
 from worker.errors import IllegalTransition
-from worker.models import AuditLog, ScanJob
+from worker.store.database import Database
+from worker.store.models import AuditLog, ScanJob
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 from statemachine.states import State
 from tests.support import FakeDispatcher
 from worker.cli import app
-from worker.db import Database
 from worker.errors import InvalidURL, UsageError
-from worker.models import AuditLog, ScanJob
-from worker.submit import submit_urls
+from worker.store.database import Database
+from worker.store.models import AuditLog, ScanJob
+from worker.submit.batch import submit_urls
 
 
 def _count(db: Database) -> tuple[int, int]:

@@ -9,9 +9,9 @@ from sqlmodel import col, select
 
 from statemachine.states import ALLOWED, TERMINAL, State
 from statemachine.transitions import create_job, transition
-from worker.db import Database
 from worker.errors import IllegalTransition
-from worker.models import AuditLog, ScanJob
+from worker.store.database import Database
+from worker.store.models import AuditLog, ScanJob
 
 pytestmark = pytest.mark.backends
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import docker
 
-from worker.container_options import ContainerSpec, fetcher_host_options
+from worker.containers.spec import ContainerSpec, fetcher_host_options
 
 #: Label on the benchmark's own containers, so that a leftover one can be told apart.
 LABEL_BENCH = "org.scanbox.bench"

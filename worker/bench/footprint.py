@@ -16,7 +16,7 @@ from pathlib import Path
 import docker
 
 from worker.bench.baseline import LABEL_BENCH, host_config
-from worker.container_options import ContainerSpec
+from worker.containers.spec import ContainerSpec
 from worker.errors import BenchmarkFailed
 
 #: Where Linux describes processes.

@@ -24,12 +24,12 @@ from redis import Redis
 from rq import Queue, Worker
 
 from statemachine.states import TERMINAL, State
-from worker import queries
-from worker.db import Database
-from worker.dispatch import Dispatcher, queue_names
 from worker.errors import BenchmarkFailed
-from worker.models import ScanJob
-from worker.submit import submit_urls
+from worker.queue.dispatch import Dispatcher, queue_names
+from worker.store import queries
+from worker.store.database import Database
+from worker.store.models import ScanJob
+from worker.submit.batch import submit_urls
 
 #: How often the benchmark looks for finished jobs (it never changes what is measured).
 POLL_S = 0.05

@@ -22,13 +22,13 @@ from typing import Any
 import docker
 from redis import Redis
 
+from worker.app.services import container_spec, dispatcher, open_database, open_docker, open_redis
 from worker.bench import baseline, footprint, pipeline
 from worker.bench.site import serve_page
 from worker.bench.stats import summarize
 from worker.bench.submit_rate import measure_submit_rate
 from worker.errors import BenchmarkFailed, ConfigurationError
-from worker.scan import FetchOptions
-from worker.services import container_spec, dispatcher, open_database, open_docker, open_redis
+from worker.scan.scanner import FetchOptions
 from worker.settings import Settings
 
 #: Scans on each side, by default: about a minute in all on two cores.

@@ -9,9 +9,9 @@ import time
 from dataclasses import dataclass
 
 from worker.bench.stats import Summary, summarize
-from worker.db import Database
-from worker.dispatch import Dispatcher
-from worker.submit import submit_urls
+from worker.queue.dispatch import Dispatcher
+from worker.store.database import Database
+from worker.submit.batch import submit_urls
 
 #: Milliseconds in a second.
 MS = 1000.0

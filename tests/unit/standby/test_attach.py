@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.unit.standby.fakes import frame
-from worker.attach import STDERR, STDERR_TAIL_CHARS, STDOUT, FrameReader, read_output
+from worker.containers.attach import STDERR, STDERR_TAIL_CHARS, STDOUT, FrameReader, read_output
 from worker.errors import ContainerTimedOut, OutputTooLarge, WorkerShuttingDown
 
 

@@ -8,15 +8,15 @@ import pytest
 
 from tests.services import poll
 from tests.unit.standby.fakes import FakeDockerClient
-from worker.container_options import ContainerSpec
-from worker.runner import (
+from worker.containers.runner import (
     LABEL_DEPLOYMENT,
     LABEL_HOST,
     LABEL_JOB,
     LABEL_MANAGED,
     LABEL_WORKER,
 )
-from worker.standby import LABEL_STANDBY, MAX_AGE_S, STANDBY_PREFIX, StandbyPool
+from worker.containers.spec import ContainerSpec
+from worker.containers.standby import LABEL_STANDBY, MAX_AGE_S, STANDBY_PREFIX, StandbyPool
 
 SPEC = ContainerSpec(
     image="scanbox-fetcher:test",

@@ -12,15 +12,15 @@ from tests.services import poll
 from tests.support import FakeRunner
 from tests.unit.standby.fakes import FakeContainer, FakeDockerClient, frame
 from tests.unit.standby.test_pool import SPEC
-from worker.attach import STDERR, STDOUT
+from worker.containers.attach import STDERR, STDOUT
+from worker.containers.pooled import URL_STDIN, PooledRunner, split_url
+from worker.containers.runner import RunRequest
+from worker.containers.standby import StandbyPool
 from worker.errors import (
     ContainerCrashed,
     ContainerTimedOut,
     OutputTooLarge,
 )
-from worker.pooled_runner import URL_STDIN, PooledRunner, split_url
-from worker.runner import RunRequest
-from worker.standby import StandbyPool
 
 OPTIONS = ["--timeout-ms", "1000"]
 URL = "http://127.0.0.1:8080/page"

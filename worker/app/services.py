@@ -1,0 +1,202 @@
+"""Building scanbox's parts from the settings: database, Redis, Docker, scanner."""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+import docker
+from redis import Redis
+
+from worker.analysis.policy import Policy, PolicyFile
+from worker.containers.engine import EngineWatch, engine_answers, plain_pause
+from worker.containers.pooled import URL_STDIN, PooledRunner, split_url
+from worker.containers.runner import DockerRunner, Runner
+from worker.containers.spec import ContainerSpec
+from worker.containers.standby import StandbyPool
+from worker.queue.deferral import RedisDeferrals
+from worker.queue.dispatch import RQDispatcher
+from worker.queue.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
+from worker.scan.backoff import Backoff
+from worker.scan.claim import Limits
+from worker.scan.gate import HoldLimits, HostGate
+from worker.scan.outcome import OutcomePolicy
+from worker.scan.scanner import FetchOptions, Scanner
+from worker.scan.shutdown import Shutdown
+from worker.settings import Settings
+from worker.store.database import Database
+
+#: Seconds RQ lets a task run beyond the container deadline before it kills the task itself.
+TASK_TIMEOUT_MARGIN_S = 120
+#: Seconds a Docker API call may take (waiting for a container has its own deadline).
+DOCKER_API_TIMEOUT_S = 60
+
+
+def open_database(settings: Settings) -> Database:
+    """The database named by ``TURSO_CONNECTION_URL`` (with ``TURSO_AUTH_TOKEN`` for libSQL)."""
+    token = settings.turso_auth_token
+    return Database(
+        url=settings.turso_connection_url,
+        busy_timeout_ms=settings.database_busy_timeout_ms,
+        auth_token=None if token is None else token.get_secret_value(),
+    )
+
+
+def open_redis(settings: Settings) -> Redis:
+    """A Redis client for the configured server."""
+    return Redis.from_url(settings.effective_redis_url, health_check_interval=30)
+
+
+def open_docker() -> docker.DockerClient:
+    """A Docker client from the SDK's own environment (``DOCKER_HOST`` and friends)."""
+    return docker.from_env(timeout=DOCKER_API_TIMEOUT_S)
+
+
+def dispatcher(settings: Settings, redis: Redis) -> RQDispatcher:
+    """The RQ dispatcher for the configured queues."""
+    return RQDispatcher(
+        redis=redis,
+        base_queue=settings.queue_name,
+        job_timeout_s=settings.container_timeout_ms // 1000 + TASK_TIMEOUT_MARGIN_S,
+    )
+
+
+def container_spec(settings: Settings) -> ContainerSpec:
+    """How fetcher containers are made, from the settings."""
+    return ContainerSpec(
+        image=settings.fetcher_image,
+        timeout_ms=settings.container_timeout_ms,
+        memory_limit_mb=settings.container_memory_limit_mb,
+        cpu_limit=settings.container_cpu_limit,
+        cpu_period_ms=settings.container_cpu_period_ms,
+        pids_limit=settings.container_pids_limit,
+        tmpfs_mb=settings.container_tmpfs_mb,
+        user=settings.container_user,
+        network=settings.fetcher_network,
+        runtime=settings.container_runtime,
+        init=settings.container_init,
+        output_limit_bytes=settings.output_limit_bytes,
+        deployment=settings.deployment,
+    )
+
+
+def outcome_policy(settings: Settings) -> OutcomePolicy:
+    """How failed attempts are settled, from the settings."""
+    return OutcomePolicy(
+        backoff=Backoff(
+            base_s=settings.retry_backoff_ms / 1000,
+            maximum_s=settings.retry_backoff_max_ms / 1000,
+            rng=random.Random(),  # noqa: S311 (jitter, not secrets)
+        ),
+        retry_timeouts=settings.retry_timeouts,
+    )
+
+
+def host_gate(settings: Settings, *, db: Database, rq_dispatcher: RQDispatcher) -> HostGate:
+    """The per-host rate limit of this deployment, shared through Redis by every worker."""
+    burst = settings.host_rate_burst
+    namespace = f"scanbox:{settings.queue_name}"
+    return HostGate(
+        db=db,
+        limiter=RedisRateLimiter(
+            redis=rq_dispatcher.redis,
+            rates=HostRates(
+                default=Rate(per_second=settings.host_rate_limit, burst=burst),
+                overrides=parse_overrides(settings.host_rate_overrides, burst=burst),
+            ),
+            namespace=f"{namespace}:hosts",
+        ),
+        deferrals=RedisDeferrals(
+            dispatcher=rq_dispatcher, redis=rq_dispatcher.redis, namespace=f"{namespace}:deferred"
+        ),
+        holds=HoldLimits(
+            default_s=settings.host_backoff_ms / 1000,
+            maximum_s=settings.host_backoff_max_ms / 1000,
+        ),
+    )
+
+
+def fetch_options(settings: Settings) -> FetchOptions:
+    """The fetcher's command-line options that come from the settings."""
+    return FetchOptions(
+        timeout_ms=settings.fetch_timeout_ms,
+        max_body_bytes=settings.fetcher_max_body_bytes,
+        allowed_ports=settings.fetcher_allowed_ports,
+        allow_networks=settings.fetcher_allow_networks,
+    )
+
+
+def build_runner(
+    settings: Settings, *, worker_id: str, docker_client: docker.DockerClient
+) -> Runner:
+    """The runner ``CONTAINER_RUNNER`` names; a standby pool starts filling at once."""
+    spec = container_spec(settings)
+    plain = DockerRunner(client=docker_client, spec=spec)
+    if settings.container_runner == "docker":
+        return plain
+    options, _ = split_url(fetch_options(settings).args("")) or ([], "")
+    pool = StandbyPool(
+        client=open_docker(),
+        spec=spec,
+        command=[*options, URL_STDIN],
+        worker_id=worker_id,
+        host=socket.gethostname(),
+        size=settings.standby_containers,
+        warm=settings.standby_warm,
+    )
+    pool.open()
+    return PooledRunner(client=docker_client, spec=spec, pool=pool, options=options, fallback=plain)
+
+
+def close_runner(runner: Runner) -> None:
+    """Remove the containers a runner keeps ready (only a standby pool keeps any)."""
+    if isinstance(runner, PooledRunner):
+        runner.pool.close()
+        runner.pool.client.close()
+
+
+def build_scanner(
+    settings: Settings,
+    *,
+    worker_id: str,
+    db: Database,
+    redis: Redis,
+    docker_client: docker.DockerClient,
+    shutdown: Shutdown | None = None,
+) -> Scanner:
+    """A scanner wired to real Docker, Redis and the database."""
+    rq_dispatcher = dispatcher(settings, redis)
+    return Scanner(
+        db=db,
+        runner=build_runner(settings, worker_id=worker_id, docker_client=docker_client),
+        dispatcher=rq_dispatcher,
+        worker_id=worker_id,
+        limits=Limits(
+            timeout_ms=settings.container_timeout_ms,
+            memory_limit_mb=settings.container_memory_limit_mb,
+            cpu_limit=settings.container_cpu_limit,
+            pids_limit=settings.container_pids_limit,
+        ),
+        fetch=fetch_options(settings),
+        outcomes=outcome_policy(settings),
+        lease_ttl=timedelta(milliseconds=settings.lease_ttl_ms),
+        shutdown=shutdown,
+        gate=host_gate(settings, db=db, rq_dispatcher=rq_dispatcher),
+        conditional=settings.conditional_rescan,
+        policy=analysis_policy(settings),
+        engine=EngineWatch(
+            ping=partial(engine_answers, docker_client),
+            pause=shutdown.pause if shutdown is not None else plain_pause,
+        ),
+    )
+
+
+def analysis_policy(settings: Settings) -> Callable[[], Policy]:
+    """The analysis policy: ``POLICY_FILE``, re-read when it changes, or rules alone."""
+    if not settings.policy_file:
+        return Policy
+    return PolicyFile(Path(settings.policy_file)).current

@@ -1,0 +1,231 @@
+"""How jobs, results and audit trails look: stable JSON for programs, tables for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from worker.store.models import AuditLog, ScanJob, ScanResult, Schedule
+
+_STATE_STYLE = {
+    "QUEUED": "cyan",
+    "FETCHING": "blue",
+    "ANALYZING": "blue",
+    "COMPLETED": "green",
+    "FAILED": "red",
+    "TIMED_OUT": "yellow",
+    "DISCARDED": "magenta",
+}
+_VERDICT_STYLE = {"benign": "green", "suspicious": "yellow", "malicious": "bold red"}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def result_dict(result: ScanResult | None, *, full: bool = False) -> dict[str, Any] | None:
+    """A result as JSON; ``full`` adds the whole fetcher report."""
+    if result is None:
+        return None
+    data: dict[str, Any] = {
+        "id": result.id,
+        "job_id": result.job_id,
+        "verdict": result.verdict,
+        "score": result.score,
+        "reasons": result.reasons,
+        "status_code": result.status_code,
+        "final_url": result.final_url,
+        "title": result.title,
+        "content_type": result.content_type,
+        "size": result.size,
+        "sha256": result.sha256,
+        "fetch_error": result.fetch_error,
+        "attempt": result.attempt,
+        "duration_ms": result.duration_ms,
+        "created_at": _iso(result.created_at),
+        "not_modified": result.not_modified,
+        "previous_result_id": result.previous_result_id,
+    }
+    if full:
+        data["report"] = result.report
+    return data
+
+
+def job_dict(job: ScanJob, result: ScanResult | None) -> dict[str, Any]:
+    """A job as the stable JSON object ``status --json`` prints."""
+    return {
+        "id": job.id,
+        "url": job.url,
+        "state": str(job.state),
+        "version": job.version,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "priority": job.priority,
+        "created_at": _iso(job.created_at),
+        "updated_at": _iso(job.updated_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "worker_id": job.worker_id,
+        "container_id": job.container_id,
+        "exit_code": job.exit_code,
+        "oom_killed": job.oom_killed,
+        "error": None
+        if job.error_code is None
+        else {"code": job.error_code, "message": job.error_message},
+        "limits": {
+            "timeout_ms": job.timeout_ms,
+            "memory_limit_mb": job.memory_limit_mb,
+            "cpu_limit": job.cpu_limit,
+            "pids_limit": job.pids_limit,
+        },
+        "result": result_dict(result),
+    }
+
+
+def audit_dict(row: AuditLog) -> dict[str, Any]:
+    """One audit row as JSON."""
+    return {
+        "from": row.from_state,
+        "to": row.to_state,
+        "version": row.version,
+        "actor": row.actor,
+        "at": _iso(row.at),
+        "detail": row.detail,
+    }
+
+
+def state_text(state: str) -> Text:
+    """A state, coloured."""
+    return Text(state, style=_STATE_STYLE.get(state, ""))
+
+
+def jobs_table(jobs: list[ScanJob]) -> Table:
+    """Jobs as a table, one a row."""
+    table = Table(box=None, header_style="bold")
+    for column in ("ID", "STATE", "ATTEMPTS", "CREATED", "URL"):
+        table.add_column(column, no_wrap=column != "URL", overflow="fold")
+    for job in jobs:
+        table.add_row(
+            job.id,
+            state_text(str(job.state)),
+            f"{job.attempts}/{job.max_attempts}",
+            _iso(job.created_at) or "",
+            job.url,
+        )
+    return table
+
+
+def _facts(job: ScanJob, result: ScanResult | None, previous: ScanResult | None) -> Table:
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column(overflow="fold")
+    facts.add_row("job", job.id)
+    facts.add_row("url", job.url)
+    facts.add_row("state", state_text(str(job.state)))
+    facts.add_row("attempts", f"{job.attempts}/{job.max_attempts}  (version {job.version})")
+    if job.error_code:
+        facts.add_row("error", f"{job.error_code}: {job.error_message}")
+    if job.exit_code is not None:
+        facts.add_row(
+            "exit code", f"{job.exit_code}{'  (out of memory)' if job.oom_killed else ''}"
+        )
+    if result is not None:
+        verdict = Text(f"{result.verdict} (score {result.score})")
+        verdict.stylize(_VERDICT_STYLE.get(result.verdict, ""))
+        facts.add_row("verdict", verdict)
+        if result.not_modified:
+            source = f"result {result.previous_result_id}"
+            if previous is not None:
+                source += f" of job {previous.job_id}, {_iso(previous.created_at)}"
+            facts.add_row("not modified", f"the target answered 304: same content as {source}")
+        facts.add_row("status", str(result.status_code) if result.status_code else "-")
+        facts.add_row("final url", result.final_url or "-")
+        content = previous if result.not_modified and previous is not None else result
+        facts.add_row("title", content.title or "-")
+        facts.add_row("content", f"{content.content_type or '-'}, {content.size} bytes")
+        facts.add_row("sha256", content.sha256 or "-")
+        if result.fetch_error:
+            facts.add_row("fetch error", result.fetch_error)
+    return facts
+
+
+def job_panel(
+    job: ScanJob,
+    result: ScanResult | None,
+    audit: list[AuditLog],
+    *,
+    previous: ScanResult | None = None,
+) -> Panel:
+    """Everything about one job, for ``show`` (``previous``: what a 304 result points to)."""
+    parts: list[Any] = [_facts(job, result, previous)]
+    if result is not None and result.reasons:
+        reasons = Table(box=None, header_style="bold", title="why", title_justify="left")
+        for column in ("RULE", "SCORE", "DETAIL"):
+            reasons.add_column(column, overflow="fold")
+        for reason in result.reasons:
+            reasons.add_row(str(reason["rule"]), f"+{reason['score']}", str(reason["message"]))
+        parts.append(reasons)
+    trail = Table(box=None, header_style="bold", title="audit trail", title_justify="left")
+    for column in ("AT", "FROM", "TO", "VERSION", "ACTOR"):
+        trail.add_column(column, no_wrap=True)
+    for row in audit:
+        trail.add_row(
+            _iso(row.at) or "",
+            row.from_state or "-",
+            state_text(row.to_state),
+            str(row.version),
+            row.actor,
+        )
+    parts.append(trail)
+    return Panel(Group(*parts), title="scan", expand=False)
+
+
+def schedule_dict(schedule: Schedule) -> dict[str, Any]:
+    """A schedule as JSON."""
+    return {
+        "id": schedule.id,
+        "url": schedule.url,
+        "cron": schedule.cron,
+        "active": schedule.active,
+        "priority": schedule.priority,
+        "created_at": _iso(schedule.created_at),
+        "updated_at": _iso(schedule.updated_at),
+        "last_run_at": _iso(schedule.last_run_at),
+        "last_job_id": schedule.last_job_id,
+        "next_run_at": _iso(schedule.next_run_at),
+        "skipped_ticks": schedule.skipped_ticks,
+        "error": schedule.error,
+    }
+
+
+def schedules_table(schedules: list[Schedule]) -> Table:
+    """Schedules as a table, one a row."""
+    table = Table(box=None, header_style="bold")
+    for column in ("ID", "CRON", "ACTIVE", "NEXT RUN", "LAST RUN", "SKIPPED", "URL"):
+        table.add_column(column, no_wrap=column != "URL", overflow="fold")
+    for schedule in schedules:
+        table.add_row(
+            schedule.id,
+            schedule.cron,
+            "yes" if schedule.active else "no",
+            Text(f"error: {schedule.error}", style="red")
+            if schedule.error
+            else (_iso(schedule.next_run_at) or "-"),
+            _iso(schedule.last_run_at) or "-",
+            str(schedule.skipped_ticks),
+            schedule.url,
+        )
+    return table
+
+
+def print_json(data: object) -> None:
+    """Print ``data`` as compact, stable JSON (one line)."""
+
+    sys.stdout.write(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n")

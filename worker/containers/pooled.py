@@ -1,0 +1,156 @@
+"""``Runner`` on standby containers: a scan pays for at most ``start``, never for create.
+
+The container was made ahead by a ``StandbyPool`` with the fetcher's options and told to
+read its URL from stdin. The scan starts it unless it is warm, writes the URL and closes
+stdin, and reads stdout (capped) and stderr from the attach socket until the report's one
+line is complete: the fetcher prints it last and exits 0, so the scan does not wait for the
+engine to tear the container down. Output that ends without a complete line is judged by the
+exit status, as ``DockerRunner`` does. Renaming the container after its job and attempt, and
+removing it, happen in the pool's thread, on every path. A request whose options differ from
+the pool's (a conditional re-scan, say) runs on the fallback runner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Sequence
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from worker.containers.attach import FrameReader, read_output
+from worker.containers.runner import (
+    ContainerRun,
+    Runner,
+    RunRequest,
+    container_name,
+    crash_error,
+)
+from worker.containers.spec import ContainerSpec
+from worker.containers.standby import Standby, StandbyPool
+from worker.errors import (
+    ContainerCrashed,
+    ContainerKilled,
+    ContainerStartFailed,
+    DockerUnavailable,
+    ScanError,
+)
+
+#: Separates the fetcher's options from the URL in a request's arguments.
+END_OF_OPTIONS = "--"
+#: The fetcher's option to read its URL from stdin (``fetcher.options.URL_STDIN``).
+URL_STDIN = "--url-stdin"
+#: Seconds the engine gets to report the exit status of a container whose output ended.
+EXIT_STATUS_TIMEOUT_S = 10.0
+
+
+def split_url(args: Sequence[str]) -> tuple[list[str], str] | None:
+    """``(options, url)`` of a fetcher command ``[options..., "--", url]``, else ``None``."""
+    if len(args) < 2 or args[-2] != END_OF_OPTIONS:
+        return None
+    return list(args[:-2]), args[-1]
+
+
+class PooledRunner:
+    """Runs each attempt on a fresh standby container from ``pool``."""
+
+    def __init__(
+        self,
+        *,
+        client: docker.DockerClient,
+        spec: ContainerSpec,
+        pool: StandbyPool,
+        options: Sequence[str],
+        fallback: Runner,
+    ) -> None:
+        self.client = client
+        self.spec = spec
+        self.pool = pool
+        self.options = list(options)
+        self.fallback = fallback
+
+    def run(self, request: RunRequest) -> ContainerRun:
+        parts = split_url(request.args)
+        if parts is None or parts[0] != self.options:
+            return self.fallback.run(request)
+        url = parts[1]
+        started = time.monotonic()
+        standby = self.pool.take()
+        try:
+            self._start(standby)
+            reader = FrameReader(stdout_limit=self.spec.output_limit_bytes)
+            try:
+                self._send_url(standby.sock, url)
+                self.pool.assign(standby, container_name(request.job_id, request.attempt))
+                read_output(
+                    standby.sock,
+                    reader,
+                    deadline=started + self.spec.timeout_ms / 1000,
+                    timeout_ms=self.spec.timeout_ms,
+                    interruption=request.interruption,
+                )
+            except ScanError:
+                self._kill(standby.container_id)
+                raise
+            except OSError as error:
+                self._kill(standby.container_id)
+                raise DockerUnavailable(f"lost the fetcher container's output: {error}") from error
+            if not reader.has_line:
+                exit_code = self._exit_code(standby.container_id)
+                if exit_code != 0:
+                    raise self._crash(standby.container_id, exit_code, reader.stderr_tail)
+            return ContainerRun(
+                container_id=standby.container_id,
+                stdout=reader.stdout,
+                duration_ms=(time.monotonic() - started) * 1000,
+            )
+        finally:
+            self.pool.discard(standby)
+
+    def _start(self, standby: Standby) -> None:
+        """Start a cold container (a warm one already waits for its URL)."""
+        if standby.started:
+            return
+        try:
+            self.client.api.start(standby.container_id)
+            standby.started = True
+        except docker.errors.APIError as error:
+            raise ContainerStartFailed(f"could not start a standby container: {error}") from error
+        except requests.exceptions.RequestException as error:
+            raise DockerUnavailable(f"Docker engine unreachable: {error}") from error
+
+    @staticmethod
+    def _send_url(sock: socket.socket, url: str) -> None:
+        try:
+            sock.sendall(url.encode("utf-8") + b"\n")
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            # The fetcher is gone before reading its URL (it crashed while waiting): what it
+            # wrote and its exit status say why.
+            return
+
+    def _exit_code(self, container_id: str) -> int:
+        try:
+            status = self.client.api.wait(container_id, timeout=EXIT_STATUS_TIMEOUT_S)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+            raise DockerUnavailable(f"could not get the fetcher's exit status: {error}") from error
+        return int(status.get("StatusCode", -1))
+
+    def _kill(self, container_id: str) -> None:
+        # Exited already, or the engine is gone: the pool removes it either way.
+        with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+            self.client.api.kill(container_id)
+
+    def _crash(
+        self, container_id: str, exit_code: int, stderr_tail: str
+    ) -> ContainerCrashed | ContainerKilled:
+        oom_killed = False
+        try:
+            state = self.client.api.inspect_container(container_id).get("State", {})
+            oom_killed = bool(state.get("OOMKilled", False))
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            pass  # The crash is what matters; whether memory caused it is best effort.
+        return crash_error(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)

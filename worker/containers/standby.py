@@ -1,0 +1,308 @@
+"""Standby fetcher containers, made ahead of the scans that will use them.
+
+A background thread keeps ``size`` containers ready: created with every option DockerRunner
+uses, their stdin, stdout and stderr attached and, when warm, started, so the fetcher is
+already waiting on stdin for its URL. Each container is handed out once and never comes
+back: after its one scan it is removed, by the same thread. ``close`` removes everything the
+pool still holds.
+
+Standby containers carry scanbox's labels and ``org.scanbox.standby``; a container still
+named ``scanbox-standby-…`` has no job yet. Once handed out it is renamed after its job and
+attempt (``scanbox-<job>-<attempt>``), which is how the reaper tells whose it is. If the
+worker dies, the attach closes, the fetcher reads end-of-file instead of a URL and exits, and
+the reaper removes it; an unstarted one is retired once older than ``MAX_AGE_S``.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+
+from worker.containers.runner import (
+    LABEL_ATTEMPT,
+    LABEL_DEPLOYMENT,
+    LABEL_HOST,
+    LABEL_JOB,
+    LABEL_MANAGED,
+    LABEL_WORKER,
+)
+from worker.containers.spec import ContainerSpec, fetcher_container_options
+from worker.errors import ContainerStartFailed, DockerUnavailable
+from worker.logs import get_logger
+
+#: Label of standby containers (the value is always ``true``).
+LABEL_STANDBY = "org.scanbox.standby"
+#: Name prefix of a standby container that has no job yet.
+STANDBY_PREFIX = "scanbox-standby-"
+#: A standby container unused for this long is removed and replaced; the reaper leaves
+#: unassigned standby containers alone until they are older than this.
+MAX_AGE_S = 600.0
+#: The name ``container_name`` gives a container of a job's attempt.
+_ASSIGNED = re.compile(r"scanbox-([0-9a-f]{32})-(\d+)")
+#: How long the filler waits after the engine failed it before it tries again.
+RETRY_AFTER_S = 1.0
+#: How long ``close`` waits for the filler thread to finish what it is doing.
+CLOSE_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Standby:
+    """One ready container: its id, its attach socket, whether it is started, its age."""
+
+    container_id: str
+    sock: socket.socket
+    started: bool
+    made_at: float
+    #: Keeps the SDK's wrapper of the socket (and so the socket) alive.
+    handle: Any = None
+
+    def close_socket(self) -> None:
+        """Close the attach socket (the fetcher sees end-of-file on stdin if it still reads)."""
+        for closable in (self.handle, self.sock):
+            try:
+                if closable is not None:
+                    closable.close()
+            except OSError:
+                pass
+
+
+def is_unassigned(name: str) -> bool:
+    """Whether a standby container of this name has not been given a job yet."""
+    return name.lstrip("/").startswith(STANDBY_PREFIX)
+
+
+def _age_s(created: str, now: datetime) -> float:
+    # The engine writes nanoseconds; Python reads at most microseconds.
+    stamp = re.sub(r"(\.\d{6})\d*", r"\1", created).replace("Z", "+00:00")
+    try:
+        return (now - datetime.fromisoformat(stamp)).total_seconds()
+    except ValueError:
+        return float("inf")
+
+
+def container_attempt(container: Container, *, now: datetime) -> tuple[str, int] | None:
+    """The (job id, attempt) a scanbox container belongs to, for the reaper.
+
+    ``None`` means "leave it alone": a standby container not yet given a job, created or
+    waiting for its URL, and younger than ``MAX_AGE_S``. A standby container that was given a
+    job is named after it; other containers carry it in their labels. ``("", -1)`` belongs to
+    no attempt at all.
+    """
+    labels = container.labels or {}
+    name = (container.name or "").lstrip("/")
+    if not labels.get(LABEL_STANDBY):
+        try:
+            return labels.get(LABEL_JOB, ""), int(labels.get(LABEL_ATTEMPT, ""))
+        except ValueError:
+            return labels.get(LABEL_JOB, ""), -1
+    if is_unassigned(name):
+        idle = container.status in ("created", "running")
+        if idle and _age_s(str(container.attrs.get("Created", "")), now) < MAX_AGE_S:
+            return None
+        return "", -1
+    match = _ASSIGNED.fullmatch(name)
+    return (match.group(1), int(match.group(2))) if match else ("", -1)
+
+
+class StandbyPool:
+    """Keeps ``size`` standby fetcher containers ready for this worker process."""
+
+    def __init__(
+        self,
+        *,
+        client: docker.DockerClient,
+        spec: ContainerSpec,
+        command: Sequence[str],
+        worker_id: str,
+        host: str,
+        size: int,
+        warm: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.spec = spec
+        self.command = list(command)
+        self.worker_id = worker_id
+        self.host = host
+        self.size = size
+        self.warm = warm
+        self.clock = clock
+        self._ready: queue.Queue[Standby] = queue.Queue()
+        #: Containers to rename (to a name) or remove (``None``), in order.
+        self._work: queue.Queue[tuple[str, str | None]] = queue.Queue()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, name="standby-pool", daemon=True)
+        self._log = get_logger(worker=worker_id)
+
+    def open(self) -> None:
+        """Start making containers in the background."""
+        self._thread.start()
+
+    def take(self) -> Standby:
+        """A ready container, made on the spot if none is ready; it is the caller's now."""
+        while True:
+            try:
+                standby = self._ready.get_nowait()
+            except queue.Empty:
+                return self.make()
+            finally:
+                self._wake.set()
+            if self.clock() - standby.made_at < MAX_AGE_S / 2:
+                return standby
+            self.discard(standby)
+
+    def assign(self, standby: Standby, name: str) -> None:
+        """Name a handed-out container after its job and attempt, in the background."""
+        self._work.put((standby.container_id, name))
+        self._wake.set()
+
+    def discard(self, standby: Standby) -> None:
+        """Give back a container that was used (or can't be): it is removed, never reused."""
+        standby.close_socket()
+        self._work.put((standby.container_id, None))
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop making containers and remove every container the pool still holds."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=CLOSE_TIMEOUT_S)
+        while True:
+            try:
+                standby = self._ready.get_nowait()
+            except queue.Empty:
+                break
+            self.discard(standby)
+        self._do_work()
+        self._sweep_own()
+
+    def _sweep_own(self) -> None:
+        """Remove any container still labelled as this pool's.
+
+        A create the engine carried out while its answer was lost (the engine stopping
+        mid-request) leaves a container that the pool never heard of.
+        """
+        own = [f"{LABEL_WORKER}={self.worker_id}", f"{LABEL_STANDBY}=true"]
+        try:
+            leftovers = self.client.containers.list(all=True, filters={"label": own})
+        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+            self._log.warning("standby_sweep_failed", error=str(error))
+            return
+        for container in leftovers:
+            self._remove(str(container.id))
+
+    def labels(self) -> dict[str, str]:
+        """The labels of this pool's containers."""
+        return {
+            LABEL_MANAGED: "true",
+            LABEL_STANDBY: "true",
+            LABEL_WORKER: self.worker_id,
+            LABEL_HOST: self.host,
+            LABEL_DEPLOYMENT: self.spec.deployment,
+        }
+
+    def make(self) -> Standby:
+        """Create, attach and (when warm) start one standby container."""
+        options = fetcher_container_options(
+            self.spec,
+            command=self.command,
+            name=f"{STANDBY_PREFIX}{secrets.token_hex(8)}",
+            labels=self.labels(),
+            stdin_open=True,
+        )
+        try:
+            container = self.client.containers.create(self.spec.image, **options)
+        except docker.errors.ImageNotFound as error:
+            raise ContainerStartFailed(
+                f"fetcher image {self.spec.image!r} not found (run `scanbox image build`)"
+            ) from error
+        except docker.errors.APIError as error:
+            raise ContainerStartFailed(f"could not create a standby container: {error}") from error
+        except requests.exceptions.RequestException as error:
+            raise DockerUnavailable(f"Docker engine unreachable: {error}") from error
+        container_id = str(container.id)
+        try:
+            handle = self.client.api.attach_socket(
+                container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+            standby = Standby(
+                container_id=container_id,
+                sock=getattr(handle, "_sock", handle),
+                started=False,
+                made_at=self.clock(),
+                handle=handle,
+            )
+            if self.warm:
+                self.client.api.start(container_id)
+                standby.started = True
+        except (docker.errors.APIError, requests.exceptions.RequestException, OSError) as error:
+            self._remove(container_id)
+            raise ContainerStartFailed(f"could not prepare a standby container: {error}") from error
+        return standby
+
+    def _fill(self) -> None:
+        while not self._stop.is_set():
+            self._do_work()
+            if self._ready.qsize() >= self.size:
+                self._wake.wait(timeout=MAX_AGE_S / 4)
+                self._wake.clear()
+                self._retire_old()
+                continue
+            try:
+                self._ready.put(self.make())
+            except (ContainerStartFailed, DockerUnavailable) as error:
+                self._log.warning("standby_not_made", error=str(error))
+                self._stop.wait(RETRY_AFTER_S)
+
+    def _retire_old(self) -> None:
+        for _ in range(self._ready.qsize()):
+            try:
+                standby = self._ready.get_nowait()
+            except queue.Empty:
+                return
+            if self.clock() - standby.made_at < MAX_AGE_S / 2:
+                self._ready.put(standby)
+            else:
+                self.discard(standby)
+
+    def _do_work(self) -> None:
+        while True:
+            try:
+                container_id, name = self._work.get_nowait()
+            except queue.Empty:
+                return
+            if name is None:
+                self._remove(container_id)
+            else:
+                self._rename(container_id, name)
+
+    def _rename(self, container_id: str, name: str) -> None:
+        try:
+            self.client.api.rename(container_id, name)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+            # Gone already, or the engine is: the container is removed either way.
+            self._log.info("standby_not_renamed", container=container_id, error=str(error))
+
+    def _remove(self, container_id: str) -> None:
+        try:
+            self.client.api.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            pass
+        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+            # Left for the reaper, which finds it by its labels.
+            self._log.warning("standby_not_removed", container=container_id, error=str(error))

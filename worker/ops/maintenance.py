@@ -1,0 +1,199 @@
+"""Maintenance: retention of old finished jobs, removal of stray containers, database upkeep.
+
+What retention deletes, and why: a *terminal* job whose ``finished_at`` is older than the
+cutoff is deleted whole (its ``scan_jobs`` row, its result and every one of its audit rows) in
+one transaction per batch. A job that remains therefore always has its complete audit trail,
+and no result outlives its job. Jobs that are not terminal are never touched, however old.
+Neither is a job whose result holds content that something kept still points to: the URL's
+stored validators (``url_validators.result_id``) or a not-modified result
+(``previous_result_id``) of a kept job; it goes at a later run, once nothing points to it.
+Also deleted past the cutoff: ``schedule_ticks`` rows (a schedule whose last scan was deleted
+treats it as finished) and finished run records. Schedules themselves are never deleted.
+
+Upkeep on SQLite: ``PRAGMA optimize`` every run; ``VACUUM`` (which rewrites the whole file and
+blocks writers while it runs) only when asked for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from statemachine.states import TERMINAL
+from worker.clock import Clock
+from worker.logs import get_logger
+from worker.store.database import Database
+from worker.store.models import (
+    AuditLog,
+    RunRecord,
+    ScanJob,
+    ScanResult,
+    ScheduleTick,
+    UrlValidators,
+)
+from worker.telemetry.runs import RunRecorder
+
+_jobs = ScanJob.__table__  # type: ignore[attr-defined]
+_results = ScanResult.__table__  # type: ignore[attr-defined]
+_audit = AuditLog.__table__  # type: ignore[attr-defined]
+_ticks = ScheduleTick.__table__  # type: ignore[attr-defined]
+_runs = RunRecord.__table__  # type: ignore[attr-defined]
+_validators = UrlValidators.__table__  # type: ignore[attr-defined]
+
+#: Jobs deleted per write transaction, so that workers never wait long for the write lock.
+RETENTION_BATCH = 500
+#: The ``kind`` of maintenance run records.
+MAINTENANCE_KIND = "maintenance"
+
+_TERMINAL_NAMES = sorted(state.value for state in TERMINAL)
+
+#: Removes stray fetcher containers; returns what it removed.
+ContainerSweep = Callable[[], list[str]]
+
+
+@dataclass(kw_only=True)
+class MaintenanceReport:
+    """What one maintenance run did."""
+
+    cutoff: datetime | None = None
+    jobs_deleted: int = 0
+    results_deleted: int = 0
+    audit_rows_deleted: int = 0
+    ticks_deleted: int = 0
+    runs_deleted: int = 0
+    containers_removed: list[str] = field(default_factory=list)
+    database: list[str] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON."""
+        data = asdict(self)
+        data["cutoff"] = None if self.cutoff is None else self.cutoff.isoformat()
+        data["duration_ms"] = round(self.duration_ms, 1)
+        return data
+
+
+def apply_retention(
+    db: Database, *, cutoff: datetime, report: MaintenanceReport, batch: int = RETENTION_BATCH
+) -> None:
+    """Delete terminal jobs finished before ``cutoff`` (whole), and old ticks and runs."""
+    report.cutoff = cutoff
+
+    referenced = sa.union(
+        sa.select(_results.c.previous_result_id).where(_results.c.previous_result_id.is_not(None)),
+        sa.select(_validators.c.result_id),
+    )
+    pointed_to = sa.select(_results.c.job_id).where(_results.c.id.in_(referenced))
+
+    def delete_batch(connection: Connection) -> int:
+        old = (
+            sa.select(_jobs.c.id)
+            .where(
+                _jobs.c.state.in_(_TERMINAL_NAMES),
+                _jobs.c.finished_at < cutoff,
+                _jobs.c.id.not_in(pointed_to),
+            )
+            .limit(batch)
+        )
+        ids = list(connection.execute(old).scalars())
+        if not ids:
+            return 0
+        results = connection.execute(sa.delete(_results).where(_results.c.job_id.in_(ids)))
+        audit = connection.execute(sa.delete(_audit).where(_audit.c.job_id.in_(ids)))
+        jobs = connection.execute(sa.delete(_jobs).where(_jobs.c.id.in_(ids)))
+        report.results_deleted += results.rowcount
+        report.audit_rows_deleted += audit.rowcount
+        report.jobs_deleted += jobs.rowcount
+        return len(ids)
+
+    while db.run_write(delete_batch) == batch:
+        pass
+
+    def delete_history(connection: Connection) -> None:
+        ticks = connection.execute(sa.delete(_ticks).where(_ticks.c.tick_at < cutoff))
+        runs = connection.execute(
+            sa.delete(_runs).where(_runs.c.finished_at.is_not(None), _runs.c.finished_at < cutoff)
+        )
+        report.ticks_deleted += ticks.rowcount
+        report.runs_deleted += runs.rowcount
+
+    db.run_write(delete_history)
+
+
+def upkeep(db: Database, *, vacuum: bool) -> list[str]:
+    """Run SQLite's ``PRAGMA optimize`` (and ``VACUUM``); return the statements run."""
+    if db.engine.dialect.name != "sqlite":
+        return []
+    statements = ["PRAGMA optimize", *(["VACUUM"] if vacuum else [])]
+    db.run_outside_transaction(statements)
+    return statements
+
+
+@dataclass(kw_only=True)
+class Maintenance:
+    """One deployment's maintenance: retention, stray containers, database upkeep."""
+
+    db: Database
+    clock: Clock
+    #: How long terminal jobs are kept; ``None``: forever.
+    retention: timedelta | None
+    sweep: ContainerSweep | None = None
+
+    def run(self, *, vacuum: bool = False) -> MaintenanceReport:
+        """Do every chore once; return what was done."""
+        started = time.monotonic()
+        report = MaintenanceReport()
+        if self.retention is not None:
+            apply_retention(self.db, cutoff=self.clock() - self.retention, report=report)
+        if self.sweep is not None:
+            report.containers_removed = self.sweep()
+        report.database = upkeep(self.db, vacuum=vacuum)
+        report.duration_ms = (time.monotonic() - started) * 1000
+        get_logger().info("maintenance_done", **report.as_dict())
+        return report
+
+    def run_recorded(self, *, name: str, vacuum: bool = False) -> MaintenanceReport:
+        """``run``, with a run record of kind ``maintenance`` holding the report."""
+        recorder = RunRecorder(
+            db=self.db, kind=MAINTENANCE_KIND, name=name, clock=self.clock, flush_every=timedelta()
+        ).start()
+        return self._finish(recorder, vacuum=vacuum)
+
+    def run_if_due(self, *, name: str, every: timedelta) -> MaintenanceReport | None:
+        """Run unless a maintenance run started less than ``every`` ago (across replicas)."""
+        recorder = RunRecorder(
+            db=self.db, kind=MAINTENANCE_KIND, name=name, clock=self.clock, flush_every=timedelta()
+        )
+        now = self.clock()
+
+        def claim(connection: Connection) -> bool:
+            latest = connection.execute(
+                sa.select(sa.func.max(_runs.c.started_at)).where(_runs.c.kind == MAINTENANCE_KIND)
+            ).scalar_one_or_none()
+            if latest is not None and latest > now - every:
+                return False
+            recorder.insert(connection, now=now)
+            return True
+
+        if not self.db.run_write(claim):
+            return None
+        return self._finish(recorder, vacuum=False)
+
+    def _finish(self, recorder: RunRecorder, *, vacuum: bool) -> MaintenanceReport:
+        try:
+            report = self.run(vacuum=vacuum)
+        except BaseException:
+            recorder.finish(crashed=True)
+            raise
+        recorder.detail.update(report.as_dict())
+        recorder.counts.processed = report.jobs_deleted
+        recorder.counts.succeeded = report.jobs_deleted
+        recorder.counts.busy_ms = report.duration_ms
+        recorder.finish()
+        return report

@@ -1,0 +1,162 @@
+"""Taking back what dead workers leave: jobs whose lease expired, and orphan containers.
+
+Only this deployment's labelled containers are ever touched. A container is an orphan when
+its labels point to no live attempt: its job is not FETCHING or ANALYZING at that attempt.
+Containers are listed before the jobs are read, and a container is created only after its
+claim is committed, so a live attempt's container is never taken for an orphan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import docker
+import docker.errors
+import requests.exceptions
+import sqlalchemy as sa
+
+from statemachine.states import State
+from worker.clock import utcnow
+from worker.containers.runner import LABEL_DEPLOYMENT, LABEL_HOST, LABEL_MANAGED
+from worker.containers.standby import container_attempt
+from worker.errors import WorkerLost
+from worker.logs import get_logger
+from worker.queue.dispatch import Dispatcher
+from worker.scan.claim import Claim
+from worker.scan.outcome import OutcomePolicy, settle
+from worker.store.database import Database
+from worker.store.models import ScanJob
+
+_jobs = ScanJob.__table__  # type: ignore[attr-defined]
+#: Actor written in the audit rows of the reaper's transitions.
+REAPER_ACTOR = "reaper"
+#: Most expired leases taken back in one pass.
+REAP_BATCH = 500
+#: States in which a job has a running attempt.
+RUNNING = (State.FETCHING.value, State.ANALYZING.value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReapReport:
+    """What one pass of the reaper did."""
+
+    requeued: list[str] = field(default_factory=list)
+    discarded: list[str] = field(default_factory=list)
+    containers_removed: list[str] = field(default_factory=list)
+
+
+class Reaper:
+    """Finds expired leases and orphan containers, and puts things right."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        dispatcher: Dispatcher,
+        outcomes: OutcomePolicy,
+        deployment: str,
+        docker_client: docker.DockerClient | None = None,
+    ) -> None:
+        self.db = db
+        self.dispatcher = dispatcher
+        self.outcomes = outcomes
+        self.deployment = deployment
+        self.docker_client = docker_client
+
+    def reap(self, *, now: datetime, host: str | None = None) -> ReapReport:
+        """Take back expired leases, then remove orphan containers (of ``host`` only, if set)."""
+        requeued, discarded = self.reap_leases(now=now)
+        removed = self.reap_containers(host=host)
+        return ReapReport(requeued=requeued, discarded=discarded, containers_removed=removed)
+
+    def reap_leases(self, *, now: datetime) -> tuple[list[str], list[str]]:
+        """Move jobs whose lease expired back to QUEUED (or DISCARDED); return both lists."""
+        with self.db.read() as session:
+            rows = session.execute(
+                sa.select(
+                    _jobs.c.id,
+                    _jobs.c.url,
+                    _jobs.c.state,
+                    _jobs.c.version,
+                    _jobs.c.attempts,
+                    _jobs.c.max_attempts,
+                    _jobs.c.priority,
+                    _jobs.c.worker_id,
+                )
+                .where(_jobs.c.state.in_(RUNNING), _jobs.c.lease_expires_at < now)
+                .limit(REAP_BATCH)
+            ).all()
+        requeued: list[str] = []
+        discarded: list[str] = []
+        for row in rows:
+            claim = Claim(
+                job_id=row.id,
+                url=row.url,
+                attempt=row.attempts,
+                max_attempts=row.max_attempts,
+                priority=row.priority,
+                version=row.version,
+            )
+            settlement = settle(
+                WorkerLost(f"worker {row.worker_id} stopped renewing its lease"),
+                claim=claim,
+                source=State(row.state),
+                version=row.version,
+                db=self.db,
+                dispatcher=self.dispatcher,
+                policy=self.outcomes,
+                actor=REAPER_ACTOR,
+                now=now,
+            )
+            if settlement.state is State.QUEUED:
+                requeued.append(row.id)
+            elif settlement.state is State.DISCARDED:
+                discarded.append(row.id)
+        return requeued, discarded
+
+    def reap_containers(self, *, host: str | None = None) -> list[str]:
+        """Remove this deployment's containers that belong to no live attempt; return names."""
+        if self.docker_client is None:
+            return []
+        labels = [LABEL_MANAGED, f"{LABEL_DEPLOYMENT}={self.deployment}"]
+        if host is not None:
+            labels.append(f"{LABEL_HOST}={host}")
+        try:
+            containers = self.docker_client.containers.list(all=True, filters={"label": labels})
+        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+            get_logger().warning("reaper_docker_unavailable", error=str(error))
+            return []
+        if not containers:
+            return []
+        now = utcnow()
+        owners = [(container, container_attempt(container, now=now)) for container in containers]
+        job_ids = {owner[0] for _, owner in owners if owner is not None}
+        with self.db.read() as session:
+            live = {
+                (row.id, row.attempts)
+                for row in session.execute(
+                    sa.select(_jobs.c.id, _jobs.c.attempts).where(
+                        _jobs.c.id.in_(job_ids), _jobs.c.state.in_(RUNNING)
+                    )
+                )
+            }
+        removed: list[str] = []
+        for container, owner in owners:
+            if owner is None:
+                continue  # a standby container waiting for a job: its worker's pool has it
+            job_id, attempt = owner
+            if (job_id, attempt) in live:
+                continue
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                continue
+            except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+                get_logger(job_id=job_id).warning("orphan_not_removed", error=str(error))
+                continue
+            removed.append(container.name or container.id or "")
+            get_logger(job_id=job_id, attempt=attempt).info(
+                "orphan_container_removed", container=container.name
+            )
+        return removed

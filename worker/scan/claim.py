@@ -1,0 +1,110 @@
+"""Claiming a queued job for one attempt: QUEUED -> FETCHING under the optimistic lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from statemachine.states import State
+from statemachine.transitions import transition
+from worker.store.database import Database
+from worker.store.models import ScanJob
+
+_jobs = ScanJob.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """The container limits an attempt runs under (recorded on the job)."""
+
+    timeout_ms: int
+    memory_limit_mb: int
+    cpu_limit: float
+    pids_limit: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """A job this worker now owns for one attempt, at ``version``."""
+
+    job_id: str
+    url: str
+    attempt: int
+    max_attempts: int
+    priority: str
+    version: int
+
+
+def claim_job(
+    db: Database,
+    *,
+    job_id: str,
+    worker_id: str,
+    limits: Limits,
+    lease: timedelta,
+    now: datetime,
+) -> Claim | None:
+    """Claim ``job_id`` for this worker, or return ``None`` if it is not ours to run.
+
+    "Not ours" is a normal outcome: another replica claimed it first, it is already finished,
+    or its retry backoff has not passed yet.
+    """
+
+    def claim(connection: Connection) -> Claim | None:
+        row = connection.execute(
+            sa.select(
+                _jobs.c.url,
+                _jobs.c.state,
+                _jobs.c.version,
+                _jobs.c.attempts,
+                _jobs.c.max_attempts,
+                _jobs.c.priority,
+                _jobs.c.available_at,
+            ).where(_jobs.c.id == job_id)
+        ).one_or_none()
+        if row is None or row.state != State.QUEUED:
+            return None
+        if row.available_at is not None and row.available_at > now:
+            return None
+        attempt = row.attempts + 1
+        version = transition(
+            connection,
+            job_id=job_id,
+            source=State.QUEUED,
+            target=State.FETCHING,
+            version=row.version,
+            actor=worker_id,
+            now=now,
+            changes={
+                "attempts": attempt,
+                "worker_id": worker_id,
+                "started_at": now,
+                "lease_expires_at": now + lease,
+                "available_at": None,
+                "container_id": None,
+                "exit_code": None,
+                "oom_killed": None,
+                "error_code": None,
+                "error_message": None,
+                "timeout_ms": limits.timeout_ms,
+                "memory_limit_mb": limits.memory_limit_mb,
+                "cpu_limit": limits.cpu_limit,
+                "pids_limit": limits.pids_limit,
+            },
+            detail={"attempt": attempt},
+        )
+        if version is None:
+            return None
+        return Claim(
+            job_id=job_id,
+            url=row.url,
+            attempt=attempt,
+            max_attempts=row.max_attempts,
+            priority=row.priority,
+            version=version,
+        )
+
+    return db.run_write(claim)

@@ -1,0 +1,295 @@
+"""One scan attempt from claim to terminal state: the body of the RQ task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.engine import Connection
+
+from statemachine.states import State
+from statemachine.transitions import transition
+from worker.analysis.policy import Policy
+from worker.analysis.report import FetchReport, parse_report
+from worker.analysis.rules import Judgement, judge
+from worker.clock import Clock, utcnow
+from worker.containers.engine import EngineWatch
+from worker.containers.runner import ContainerRun, Runner, RunRequest
+from worker.errors import (
+    ContainerKilled,
+    DockerUnavailable,
+    FetchTimedOut,
+    LeaseLost,
+    ScanError,
+    WorkerShuttingDown,
+)
+from worker.logs import get_logger
+from worker.queue.deferral import due_queued_job
+from worker.queue.dispatch import Dispatcher
+from worker.scan.claim import Claim, Limits, claim_job
+from worker.scan.conditional import Previous, load_previous, remember, result_columns
+from worker.scan.gate import HostGate
+from worker.scan.lease import LeaseKeeper
+from worker.scan.outcome import OutcomePolicy, settle
+from worker.scan.shutdown import Shutdown
+from worker.store.database import Database
+from worker.store.models import ScanResult
+
+_results = ScanResult.__table__  # type: ignore[attr-defined]
+
+#: Default length of a claim's lease; the running worker renews it every third.
+DEFAULT_LEASE_TTL = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchOptions:
+    """The fetcher's command-line options that come from settings."""
+
+    timeout_ms: int
+    max_body_bytes: int
+    allowed_ports: str
+    allow_networks: Sequence[str] = ()
+
+    def args(self, url: str, *, conditions: Sequence[str] = ()) -> list[str]:
+        """The container command: options first, then ``--`` and the URL (never a shell).
+
+        ``conditions`` are the options of a conditional request (``worker.scan.conditional``).
+        """
+        args = [
+            "--timeout-ms",
+            str(self.timeout_ms),
+            "--max-body-bytes",
+            str(self.max_body_bytes),
+            "--allowed-ports",
+            self.allowed_ports,
+        ]
+        for network in self.allow_networks:
+            args += ["--allow-network", network]
+        return [*args, *conditions, "--", url]
+
+
+class Scanner:
+    """Runs attempts of scan jobs: claim, container, validate, judge, record."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        runner: Runner,
+        dispatcher: Dispatcher,
+        worker_id: str,
+        limits: Limits,
+        fetch: FetchOptions,
+        outcomes: OutcomePolicy,
+        policy: Callable[[], Policy] = Policy,
+        lease_ttl: timedelta = DEFAULT_LEASE_TTL,
+        shutdown: Shutdown | None = None,
+        gate: HostGate | None = None,
+        conditional: bool = False,
+        engine: EngineWatch | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.db = db
+        self.runner = runner
+        self.dispatcher = dispatcher
+        self.worker_id = worker_id
+        self.limits = limits
+        self.fetch = fetch
+        self.outcomes = outcomes
+        self.policy = policy
+        self.lease_ttl = lease_ttl
+        self.shutdown = shutdown
+        #: Asked before each claim whether the job's host may be fetched now.
+        self.gate = gate
+        #: Whether re-scans are conditional on the URL's last ETag / Last-Modified.
+        self.conditional = conditional
+        #: Pauses claims while the Docker engine is away (``worker.containers.engine``).
+        self.engine = engine
+        self.clock = clock
+
+    def scan(self, job_id: str) -> State | None:
+        """Run one attempt of ``job_id``; return the state it ended in (``None``: not ours)."""
+        log = get_logger(job_id=job_id, worker=self.worker_id)
+        if self.engine is not None and not self.engine.ready():
+            self._wake_later(job_id, delay_s=self.engine.max_pause_s)
+            return None
+        if self.gate is not None and not self.gate.admit(job_id):
+            return None
+        claim = claim_job(
+            self.db,
+            job_id=job_id,
+            worker_id=self.worker_id,
+            limits=self.limits,
+            lease=self.lease_ttl,
+            now=self.clock(),
+        )
+        if claim is None:
+            log.debug("claim_skipped", reason="not queued, not due, or claimed by another worker")
+            return None
+        log = log.bind(attempt=claim.attempt)
+        log.info("job_claimed", state=State.FETCHING.value, url=claim.url)
+        keeper = LeaseKeeper(
+            db=self.db, job_id=job_id, version=claim.version, ttl=self.lease_ttl, clock=self.clock
+        )
+        with keeper:
+            outcome = self._attempt(claim, keeper)
+        if self.engine is not None and isinstance(outcome, DockerUnavailable | ContainerKilled):
+            self.engine.trip()
+        if isinstance(outcome, ScanError):
+            return settle(
+                outcome,
+                claim=claim,
+                source=keeper.state,
+                version=keeper.version,
+                db=self.db,
+                dispatcher=self.dispatcher,
+                policy=self.outcomes,
+                actor=self.worker_id,
+                now=self.clock(),
+            ).state
+        if outcome is None:
+            log.info("outcome_lost", reason="the job moved while this worker ran it")
+            return None
+        run, report, judgement = outcome
+        log.info(
+            "job_completed",
+            state=State.COMPLETED.value,
+            verdict=judgement.verdict,
+            score=judgement.score,
+            status_code=report.status_code,
+            duration_ms=round(run.duration_ms, 1),
+        )
+        return State.COMPLETED
+
+    def _wake_later(self, job_id: str, *, delay_s: float) -> None:
+        """Dispatch a due queued job again in ``delay_s`` without claiming it or writing to it."""
+        row = due_queued_job(self.db, job_id, now=self.clock())
+        if row is None:
+            return
+        self.dispatcher.dispatch(
+            [job_id], priority=row.priority, attempt=row.attempts + 1, delay_s=delay_s
+        )
+        get_logger(job_id=job_id, worker=self.worker_id).info(
+            "job_put_back", reason="the Docker engine is not answering", delay_s=delay_s
+        )
+
+    def _attempt(
+        self, claim: Claim, keeper: LeaseKeeper
+    ) -> tuple[ContainerRun, FetchReport, Judgement] | ScanError | None:
+        """Run the container, validate, judge and record; a ScanError is returned to settle."""
+
+        def interruption() -> ScanError | None:
+            reason = self.shutdown.interruption() if self.shutdown else None
+            if reason is not None:
+                return WorkerShuttingDown(reason)
+            if keeper.lost:
+                return LeaseLost("the claim was taken back while the container ran")
+            return None
+
+        previous = load_previous(self.db, claim.url) if self.conditional else None
+        try:
+            run = self.runner.run(
+                RunRequest(
+                    job_id=claim.job_id,
+                    attempt=claim.attempt,
+                    worker_id=self.worker_id,
+                    args=self.fetch.args(
+                        claim.url, conditions=previous.fetch_args() if previous else ()
+                    ),
+                    interruption=interruption,
+                )
+            )
+            report = parse_report(run.stdout)
+            if self.gate is not None:
+                self.gate.observe(claim.url, report)
+            if report.error is not None and report.error.code == "timeout":
+                raise FetchTimedOut(report.error.message)
+            analyzing = self._to_analyzing(claim, keeper.version, run)
+            if analyzing is None:
+                return None
+            keeper.moved(state=State.ANALYZING, version=analyzing)
+            if previous is not None and report.not_modified:
+                judgement = previous.judgement()
+            else:
+                judgement = judge(report, policy=self.policy())
+            if not self._complete(claim, analyzing, run, report, judgement, previous=previous):
+                return None
+        except ScanError as error:
+            return error
+        return run, report, judgement
+
+    def _to_analyzing(self, claim: Claim, version: int, run: ContainerRun) -> int | None:
+        def write(connection: Connection) -> int | None:
+            return transition(
+                connection,
+                job_id=claim.job_id,
+                source=State.FETCHING,
+                target=State.ANALYZING,
+                version=version,
+                actor=self.worker_id,
+                now=self.clock(),
+                changes={"container_id": run.container_id, "exit_code": 0, "oom_killed": False},
+                detail={"attempt": claim.attempt, "duration_ms": round(run.duration_ms, 1)},
+            )
+
+        return self.db.run_write(write)
+
+    def _complete(
+        self,
+        claim: Claim,
+        version: int,
+        run: ContainerRun,
+        report: FetchReport,
+        judgement: Judgement,
+        *,
+        previous: Previous | None,
+    ) -> bool:
+        def write(connection: Connection) -> bool:
+            now = self.clock()
+            moved = transition(
+                connection,
+                job_id=claim.job_id,
+                source=State.ANALYZING,
+                target=State.COMPLETED,
+                version=version,
+                actor=self.worker_id,
+                now=now,
+                detail={"attempt": claim.attempt, "verdict": judgement.verdict},
+            )
+            if moved is None:
+                return False
+            inserted = connection.execute(
+                _results.insert().values(
+                    job_id=claim.job_id,
+                    attempt=claim.attempt,
+                    created_at=now,
+                    status_code=report.status_code,
+                    final_url=report.final_url,
+                    title=report.title,
+                    content_type=report.content_type,
+                    size=report.body.size if report.body else None,
+                    sha256=report.body.sha256 if report.body else None,
+                    fetch_error=report.error.code if report.error else None,
+                    verdict=judgement.verdict,
+                    score=judgement.score,
+                    reasons=[reason.as_dict() for reason in judgement.reasons],
+                    report=report.model_dump(mode="json", by_alias=True),
+                    duration_ms=round(run.duration_ms, 1),
+                    **result_columns(report, previous),
+                )
+            )
+            result_key = inserted.inserted_primary_key
+            if self.conditional and result_key is not None:
+                remember(
+                    connection,
+                    url=claim.url,
+                    job_id=claim.job_id,
+                    result_id=result_key.id,
+                    report=report,
+                    previous=previous,
+                    now=now,
+                )
+            return True
+
+        return self.db.run_write(write)

@@ -1,0 +1,54 @@
+"""Deduplication of submissions: the same normalised URL within a window is the same job."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from statemachine.states import State
+from worker.store.models import ScanJob
+
+_jobs = ScanJob.__table__  # type: ignore[attr-defined]
+
+#: Jobs a new submission is never folded into: they ended without a result worth repeating.
+NOT_REUSED = frozenset({State.FAILED, State.TIMED_OUT, State.DISCARDED})
+#: URL keys looked up per query (well under every backend's limit on bound parameters).
+LOOKUP_CHUNK = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExistingJob:
+    """A job a submission of the same normalised URL is folded into."""
+
+    job_id: str
+    state: State
+
+
+def recent_jobs(
+    connection: Connection, url_keys: Collection[str], *, since: datetime
+) -> dict[str, ExistingJob]:
+    """The newest job created at or after ``since`` for each of ``url_keys`` that has one.
+
+    Run it in the transaction that inserts the new jobs, so that on SQLite (whose write
+    transactions are serialised) two submissions of one URL can't both miss each other.
+    """
+    keys = sorted(url_keys)
+    found: dict[str, tuple[datetime, ExistingJob]] = {}
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        rows = connection.execute(
+            sa.select(_jobs.c.id, _jobs.c.url_key, _jobs.c.state, _jobs.c.created_at).where(
+                _jobs.c.url_key.in_(keys[start : start + LOOKUP_CHUNK]),
+                _jobs.c.created_at >= since,
+                _jobs.c.state.not_in([state.value for state in NOT_REUSED]),
+            )
+        )
+        for row in rows:
+            known = found.get(row.url_key)
+            if known is None or row.created_at > known[0]:
+                job = ExistingJob(job_id=row.id, state=State(row.state))
+                found[row.url_key] = (row.created_at, job)
+    return {key: job for key, (_, job) in found.items()}
