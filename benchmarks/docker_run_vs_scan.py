@@ -22,7 +22,7 @@ from pathlib import Path
 
 from redis import Redis
 
-from worker.app.services import container_spec, dispatcher, fetch_options, open_database
+from worker.app.services import container_spec, dispatcher, fetcher_args, open_database
 from worker.containers.spec import fetcher_host_options
 from worker.settings import Settings
 from worker.store.queries import wait_for_terminal
@@ -49,7 +49,7 @@ def docker_run_args(settings: Settings, url: str) -> list[str]:
         *(["--init"] if spec.init else []),
         *(["--runtime", spec.runtime] if spec.runtime else []),
         spec.image,
-        *fetch_options(settings).args(url),
+        *fetcher_args(settings).command(url),
     ]  # fmt: skip
 
 

@@ -22,7 +22,7 @@ import os
 
 import docker
 
-from worker.app.services import container_spec, fetch_options
+from worker.app.services import container_spec, fetcher_args
 from worker.bench.baseline import bare_run
 from worker.bench.site import serve_page
 from worker.bench.stats import percentile
@@ -70,7 +70,7 @@ def _measure(
     api = docker.APIClient(timeout=60)
     try:
         with serve_page() as url:
-            command = fetch_options(settings).args(url)
+            command = fetcher_args(settings).command(url)
             for turn in range(count + 1):
                 for name, spec in variants.items():
                     run = bare_run(api, spec=spec, command=command)

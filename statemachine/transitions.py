@@ -14,12 +14,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
+from statemachine.errors import IllegalTransition
 from statemachine.states import TERMINAL, State, is_allowed
-from worker.errors import IllegalTransition
-from worker.store.models import AuditLog, ScanJob
-
-_jobs = ScanJob.__table__  # type: ignore[attr-defined]
-_audit = AuditLog.__table__  # type: ignore[attr-defined]
+from statemachine.tables import AUDIT, JOBS
 
 #: Columns a transition may set besides state, version and timestamps.
 _MUTABLE = frozenset(
@@ -92,7 +89,7 @@ def create_jobs(
     if not jobs:
         return
     connection.execute(
-        _jobs.insert(),
+        JOBS.insert(),
         [
             {
                 "id": job.job_id,
@@ -110,7 +107,7 @@ def create_jobs(
         ],
     )
     connection.execute(
-        _audit.insert(),
+        AUDIT.insert(),
         [
             {
                 "job_id": job.job_id,
@@ -152,15 +149,15 @@ def transition(
     if target in TERMINAL:
         changes.update(finished_at=now, lease_expires_at=None)
     result = connection.execute(
-        _jobs.update()
-        .where(_jobs.c.id == job_id, _jobs.c.state == source.value, _jobs.c.version == version)
-        .values(state=target.value, version=_jobs.c.version + 1, updated_at=now, **changes)
+        JOBS.update()
+        .where(JOBS.c.id == job_id, JOBS.c.state == source.value, JOBS.c.version == version)
+        .values(state=target.value, version=JOBS.c.version + 1, updated_at=now, **changes)
     )
     if result.rowcount != 1:
         return None
     new_version = version + 1
     connection.execute(
-        _audit.insert().values(
+        AUDIT.insert().values(
             job_id=job_id,
             from_state=source.value,
             to_state=target.value,
@@ -183,8 +180,8 @@ def renew_lease(
     claim was taken back), and then writes nothing.
     """
     result = connection.execute(
-        _jobs.update()
-        .where(_jobs.c.id == job_id, _jobs.c.state == state.value, _jobs.c.version == version)
+        JOBS.update()
+        .where(JOBS.c.id == job_id, JOBS.c.state == state.value, JOBS.c.version == version)
         .values(lease_expires_at=until)
     )
     return result.rowcount == 1

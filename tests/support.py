@@ -80,6 +80,9 @@ class FakeRunner:
             return ContainerRun(container_id="c" * 64, stdout=outcome, duration_ms=12.5)
         return outcome(request)
 
+    def close(self) -> None:
+        """Nothing to let go of."""
+
 
 @dataclass
 class FakeDispatcher:

@@ -9,7 +9,6 @@ The tree::
     │   ├── UnknownSchedule           no schedule with that id
     │   ├── InvalidCron               a cron expression scanbox can't use
     │   └── ConfigurationError        a setting that can't be used
-    ├── IllegalTransition             a state move the table forbids (a bug, never retried)
     ├── BenchmarkFailed               ``scanbox bench`` could not measure (a scan failed, a hang)
     └── ScanError                     one attempt at a scan went wrong; carries ``code``
         ├── TransientScanError        worth another attempt (backoff, then DISCARDED)
@@ -33,7 +32,37 @@ The worker sorts outcomes by these types in one place (``worker.scan.outcome``).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from statemachine.errors import IllegalTransition
+
+__all__ = [
+    "BenchmarkFailed",
+    "ConfigurationError",
+    "ContainerCrashed",
+    "ContainerKilled",
+    "ContainerStartFailed",
+    "ContainerTimedOut",
+    "DatabaseBusy",
+    "DockerUnavailable",
+    "FetchTimedOut",
+    "IllegalTransition",
+    "InvalidCron",
+    "InvalidOutput",
+    "InvalidURL",
+    "LeaseLost",
+    "OutputTooLarge",
+    "PermanentScanError",
+    "ScanError",
+    "ScanTimedOut",
+    "ScanboxError",
+    "TransientScanError",
+    "UnknownJob",
+    "UnknownSchedule",
+    "UsageError",
+    "WorkerLost",
+    "WorkerShuttingDown",
+]
 
 
 class ScanboxError(Exception):
@@ -82,16 +111,6 @@ class ConfigurationError(UsageError):
     """A setting that can't be used."""
 
 
-class IllegalTransition(ScanboxError):
-    """A move between two states that the transition table forbids."""
-
-    def __init__(self, job_id: str, source: str, target: str) -> None:
-        super().__init__(f"job {job_id}: {source} -> {target} is not an allowed transition")
-        self.job_id = job_id
-        self.source = source
-        self.target = target
-
-
 class BenchmarkFailed(ScanboxError):
     """``scanbox bench`` could not take its measurements: a scan failed or a worker hung."""
 
@@ -100,10 +119,25 @@ class ScanError(ScanboxError):
     """One attempt at a scan went wrong; ``code`` is the stable name stored on the job."""
 
     code: ClassVar[str] = "scan_error"
+    #: Whether this error means the Docker engine went away: the worker then claims nothing
+    #: until the engine answers again (``worker.containers.engine``).
+    engine_fault: ClassVar[bool] = False
+    #: Whether the job goes back to QUEUED at once, whatever its attempt (a worker stopping
+    #: must not discard jobs).
+    requeue_at_once: ClassVar[bool] = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    @property
+    def stored_code(self) -> str:
+        """The error code written on the job (``error_code``)."""
+        return self.code
+
+    def job_columns(self) -> dict[str, Any]:
+        """Columns of the job row this error sets besides its code and message."""
+        return {}
 
 
 class TransientScanError(ScanError):
@@ -116,6 +150,7 @@ class DockerUnavailable(TransientScanError):
     """The Docker engine did not answer, or refused the request."""
 
     code = "docker_unavailable"
+    engine_fault = True
 
 
 class ContainerStartFailed(TransientScanError):
@@ -131,6 +166,7 @@ class ContainerKilled(TransientScanError):
     """
 
     code = "container_killed"
+    engine_fault = True
 
     def __init__(self, *, exit_code: int) -> None:
         super().__init__(f"fetcher container was killed from outside (exit status {exit_code})")
@@ -159,6 +195,7 @@ class WorkerShuttingDown(TransientScanError):
     """The worker was told to stop, and the scan did not finish within the grace period."""
 
     code = "worker_shutdown"
+    requeue_at_once = True
 
 
 class PermanentScanError(ScanError):
@@ -181,9 +218,12 @@ class ContainerCrashed(PermanentScanError):
         self.stderr_tail = stderr_tail
 
     @property
-    def error_code(self) -> str:
-        """The stored error code: ``oom_killed`` or ``container_crashed``."""
+    def stored_code(self) -> str:
+        """``oom_killed`` or ``container_crashed``."""
         return "oom_killed" if self.oom_killed else self.code
+
+    def job_columns(self) -> dict[str, Any]:
+        return {"exit_code": self.exit_code, "oom_killed": self.oom_killed}
 
 
 class OutputTooLarge(PermanentScanError):

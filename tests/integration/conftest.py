@@ -12,7 +12,7 @@ import pytest
 import requests.exceptions
 
 from tests.services import RedisServer, free_port, unavailable
-from worker.containers.runner import LABEL_JOB, LABEL_MANAGED
+from worker.containers.spec import LABEL_JOB, LABEL_MANAGED
 from worker.settings import DEFAULT_FETCHER_IMAGE, Settings
 
 

@@ -23,7 +23,7 @@ from tests.integration.conftest import scanbox_containers, settings_from
 from tests.services import CI, poll, worker_processes
 from tests.sites import serve
 from worker.app.services import dispatcher, open_database
-from worker.containers.runner import LABEL_DEPLOYMENT
+from worker.containers.spec import LABEL_DEPLOYMENT
 from worker.store.database import Database
 from worker.store.models import ScanJob, ScanResult
 from worker.submit.batch import submit_urls

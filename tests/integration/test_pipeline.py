@@ -19,7 +19,8 @@ from tests.services import worker_processes
 from tests.sites import serve, silent_listener
 from tests.support import FakeDispatcher
 from worker.app.services import dispatcher, open_database
-from worker.scan.claim import Limits, claim_job
+from worker.containers.spec import Limits
+from worker.scan.claim import claim_job
 from worker.store import queries
 from worker.store.database import Database
 from worker.submit.batch import submit_urls

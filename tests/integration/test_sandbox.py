@@ -19,6 +19,8 @@ from worker.containers.runner import DockerRunner, RunRequest
 from worker.containers.spec import ContainerSpec
 from worker.errors import ContainerCrashed
 
+#: The probes ignore their command; a scan's always ends with a URL.
+PROBE_URL = "http://127.0.0.1:9/"
 SPEC = ContainerSpec(
     image="",
     timeout_ms=20_000,
@@ -107,7 +109,7 @@ def _run(client: docker.DockerClient, image: str, name: str) -> dict[str, object
     runner = DockerRunner(client=client, spec=dataclasses.replace(SPEC, image=image))
     run = runner.run(
         RunRequest(
-            job_id=f"sandbox{name}{os.getpid()}", attempt=1, worker_id="sandbox-test", args=[]
+            job_id=f"sandbox{name}{os.getpid()}", attempt=1, worker_id="sandbox-test", url=PROBE_URL
         )
     )
     data: dict[str, object] = json.loads(run.stdout)
@@ -155,7 +157,10 @@ def test_a_memory_bomb_is_killed_and_recorded_as_out_of_memory(
     with pytest.raises(ContainerCrashed) as raised:
         runner.run(
             RunRequest(
-                job_id=f"sandboxmem{os.getpid()}", attempt=1, worker_id="sandbox-test", args=[]
+                job_id=f"sandboxmem{os.getpid()}",
+                attempt=1,
+                worker_id="sandbox-test",
+                url=PROBE_URL,
             )
         )
     assert raised.value.oom_killed

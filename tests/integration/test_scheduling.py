@@ -28,15 +28,13 @@ from tests.services import WorkerProcesses, free_port, poll, worker_processes
 from tests.sites import serve
 from worker.app.services import open_database
 from worker.store.database import Database
-from worker.store.models import AuditLog, RunRecord, ScanJob, Schedule, ScheduleTick
+from worker.store.models import SCHEDULES, AuditLog, RunRecord, ScanJob, Schedule, ScheduleTick
 
 PAGE = b"<!doctype html><title>watched</title><p>scanbox</p>"
 #: Every two seconds, on even seconds.
 EVEN_SECONDS = "* * * * * */2"
 #: Every two seconds, on odd seconds.
 ODD_SECONDS = "* * * * * 1-59/2"
-
-_schedules = Schedule.__table__  # type: ignore[attr-defined]
 
 
 def _env(scan_env: dict[str, str]) -> dict[str, str]:
@@ -59,7 +57,7 @@ def _update(db: Database, schedule_id: str, **values: object) -> datetime:
     """Edit the schedule row with SQL; return when the edit was committed."""
     db.run_write(
         lambda connection: connection.execute(
-            sa.update(_schedules).where(_schedules.c.id == schedule_id).values(**values)
+            sa.update(SCHEDULES).where(SCHEDULES.c.id == schedule_id).values(**values)
         )
     )
     return datetime.now(UTC)

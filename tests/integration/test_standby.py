@@ -20,10 +20,11 @@ from statemachine.states import State
 from tests.integration.conftest import settings_from
 from tests.services import poll, worker_processes
 from tests.sites import serve, silent_listener
-from worker.app.services import container_spec, dispatcher, fetch_options, open_database
+from worker.app.services import container_spec, dispatcher, fetcher_args, open_database
 from worker.containers.pooled import URL_STDIN, PooledRunner
-from worker.containers.runner import LABEL_DEPLOYMENT, LABEL_MANAGED, DockerRunner, RunRequest
-from worker.containers.standby import LABEL_STANDBY, StandbyPool
+from worker.containers.runner import DockerRunner, RunRequest
+from worker.containers.spec import LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_STANDBY
+from worker.containers.standby import StandbyPool
 from worker.errors import ContainerCrashed, ContainerTimedOut
 from worker.store import queries
 from worker.submit.batch import new_job_id, submit_urls
@@ -52,7 +53,7 @@ def runner_for(scan_env: dict[str, str], docker_client: docker.DockerClient) -> 
             env["FETCHER_IMAGE"] = image
         settings = settings_from(env)
         spec = container_spec(settings)
-        options = fetch_options(settings).args("")[:-2]
+        options = fetcher_args(settings).options()
         pool = StandbyPool(
             client=docker_client,
             spec=spec,
@@ -108,7 +109,8 @@ def test_a_scan_on_a_standby_container(
                 job_id=job_id,
                 attempt=1,
                 worker_id="test-worker",
-                args=fetch_options(settings).args(site.url("/")),
+                url=site.url("/"),
+                options=fetcher_args(settings).options(),
             )
         )
     report = json.loads(run.stdout)
@@ -129,7 +131,8 @@ def test_the_deadline_kills_a_standby_container(
                 job_id=new_job_id(),
                 attempt=1,
                 worker_id="test-worker",
-                args=fetch_options(settings).args(f"http://127.0.0.1:{port}/"),
+                url=f"http://127.0.0.1:{port}/",
+                options=fetcher_args(settings).options(),
             )
         )
 
@@ -154,7 +157,8 @@ def test_a_crash_is_reported_with_its_stderr(
                 job_id=new_job_id(),
                 attempt=1,
                 worker_id="test-worker",
-                args=fetch_options(settings).args("http://127.0.0.1:9/"),
+                url="http://127.0.0.1:9/",
+                options=fetcher_args(settings).options(),
             )
         )
     assert raised.value.exit_code == 3

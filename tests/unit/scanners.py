@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 from tests.support import FakeDispatcher, FakeRunner
 from worker.containers.engine import EngineWatch
+from worker.containers.spec import Limits
 from worker.scan.backoff import Backoff
-from worker.scan.claim import Limits
 from worker.scan.gate import HostGate
 from worker.scan.outcome import OutcomePolicy
-from worker.scan.scanner import FetchOptions, Scanner
+from worker.scan.scanner import FetcherArgs, Scanner
 from worker.store.database import Database
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -33,7 +33,7 @@ def make_scanner(
         dispatcher=FakeDispatcher(),
         worker_id="w1",
         limits=Limits(timeout_ms=5000, memory_limit_mb=256, cpu_limit=0.5, pids_limit=64),
-        fetch=FetchOptions(timeout_ms=4000, max_body_bytes=1 << 20, allowed_ports="any"),
+        fetch=FetcherArgs(timeout_ms=4000, max_body_bytes=1 << 20, allowed_ports="any"),
         outcomes=OutcomePolicy(backoff=Backoff(base_s=1, maximum_s=10, rng=random.Random(1))),
         gate=gate,
         conditional=conditional,

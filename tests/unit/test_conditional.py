@@ -14,7 +14,7 @@ from tests.support import FakeDispatcher, FakeRunner, report_bytes
 from tests.unit.scanners import make_scanner
 from worker.cli import app
 from worker.store.database import Database
-from worker.store.models import ScanResult, UrlValidators
+from worker.store.models import RESULTS, ScanResult, UrlValidators
 from worker.submit.batch import submit_urls
 
 URL = "http://127.0.0.1:9/page"
@@ -51,7 +51,7 @@ def _scan(db: Database, outcome: bytes, url: str = URL, **kw: bool) -> tuple[str
         State.COMPLETED
     )
     [request] = runner.requests
-    return job_id, list(request.args)
+    return job_id, request.command
 
 
 def _result(db: Database, job_id: str) -> ScanResult:
@@ -160,11 +160,7 @@ def test_without_conditional_rescans_nothing_is_kept_or_sent(db: Database) -> No
 def test_validators_whose_result_is_gone_are_not_sent(db: Database) -> None:
     job_id, _ = _scan(db, _full())
     with db.write() as connection:
-        connection.execute(
-            ScanResult.__table__.delete().where(  # type: ignore[attr-defined]
-                ScanResult.__table__.c.job_id == job_id  # type: ignore[attr-defined]
-            )
-        )
+        connection.execute(RESULTS.delete().where(RESULTS.c.job_id == job_id))
     _, args = _scan(db, _full())
     assert _conditions(args) == []
 

@@ -21,7 +21,7 @@ from worker.errors import (
 )
 from worker.scan.shutdown import Shutdown
 from worker.store.database import Database
-from worker.store.models import ScanJob
+from worker.store.models import JOBS, ScanJob
 from worker.submit.batch import submit_urls
 
 
@@ -168,11 +168,10 @@ def test_only_a_kill_from_outside_counts_as_the_engine(
 
 def test_a_job_in_retry_backoff_is_not_put_back_again(db: Database) -> None:
     first, waiting = _submit(db, 2)
-    jobs = ScanJob.__table__  # type: ignore[attr-defined]
     with db.write() as connection:
         connection.execute(
-            jobs.update()
-            .where(jobs.c.id == waiting)
+            JOBS.update()
+            .where(JOBS.c.id == waiting)
             .values(available_at=NOW + timedelta(seconds=30))
         )
     runner = FakeRunner([DockerUnavailable("Docker engine unreachable")])

@@ -24,12 +24,14 @@ from worker.ops.maintenance import (
 )
 from worker.store.database import Database
 from worker.store.models import (
+    RESULTS,
+    TICKS,
+    VALIDATORS,
     AuditLog,
     RunRecord,
     ScanJob,
     ScanResult,
     ScheduleTick,
-    UrlValidators,
 )
 from worker.telemetry.runs import RunRecorder
 
@@ -37,9 +39,6 @@ NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 RETENTION = timedelta(days=30)
 OLD = NOW - RETENTION - timedelta(days=1)
 RECENT = NOW - RETENTION + timedelta(days=1)
-
-_results = ScanResult.__table__  # type: ignore[attr-defined]
-_ticks = ScheduleTick.__table__  # type: ignore[attr-defined]
 
 
 def _job(db: Database, job_id: str, *, created: datetime, final: State | None) -> None:
@@ -81,7 +80,7 @@ def _job(db: Database, job_id: str, *, created: datetime, final: State | None) -
             )
             assert version is not None
             connection.execute(
-                _results.insert().values(
+                RESULTS.insert().values(
                     job_id=job_id, attempt=1, created_at=later, verdict="benign"
                 )
             )
@@ -116,7 +115,7 @@ def test_retention_removes_only_old_rows_of_finished_jobs(db: Database) -> None:
     _job(db, "recent-completed", created=RECENT, final=State.COMPLETED)
     db.run_write(
         lambda connection: connection.execute(
-            _ticks.insert(),
+            TICKS.insert(),
             [
                 {
                     "schedule_id": "s1",
@@ -218,17 +217,16 @@ def test_a_result_that_kept_rows_point_to_is_kept_until_nothing_does(db: Databas
     _job(db, "old-not-modified", created=OLD, final=State.COMPLETED)
     _job(db, "recent-not-modified", created=RECENT, final=State.COMPLETED)
     content = _result_id(db, "old-content")
-    validators = UrlValidators.__table__  # type: ignore[attr-defined]
 
     def point(connection: sa.Connection) -> None:
         for job_id in ("old-not-modified", "recent-not-modified"):
             connection.execute(
-                sa.update(_results)
-                .where(_results.c.job_id == job_id)
+                sa.update(RESULTS)
+                .where(RESULTS.c.job_id == job_id)
                 .values(not_modified=True, previous_result_id=content)
             )
         connection.execute(
-            validators.insert().values(
+            VALIDATORS.insert().values(
                 url_key="http://127.0.0.1/",
                 etag='"v1"',
                 result_id=content,
@@ -241,11 +239,11 @@ def test_a_result_that_kept_rows_point_to_is_kept_until_nothing_does(db: Databas
     maintenance = Maintenance(db=db, clock=ManualClock(NOW), retention=RETENTION)
     maintenance.run()
     assert _ids(db, ScanJob) == ["old-content", "recent-not-modified"]
-    db.run_write(lambda connection: connection.execute(sa.delete(validators)))
+    db.run_write(lambda connection: connection.execute(sa.delete(VALIDATORS)))
     maintenance.run()
     assert _ids(db, ScanJob) == ["old-content", "recent-not-modified"]  # still pointed to
     db.run_write(
-        lambda connection: connection.execute(sa.update(_results).values(previous_result_id=None))
+        lambda connection: connection.execute(sa.update(RESULTS).values(previous_result_id=None))
     )
     maintenance.run()
     assert _ids(db, ScanJob) == ["recent-not-modified"]

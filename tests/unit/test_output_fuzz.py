@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from statemachine.states import State
 from tests.support import FakeDispatcher, FakeRunner, make_report
 from worker.analysis.report import FetchReport, parse_report
+from worker.containers.spec import Limits
 from worker.errors import InvalidOutput
 from worker.scan.backoff import Backoff
-from worker.scan.claim import Limits
 from worker.scan.outcome import OutcomePolicy
-from worker.scan.scanner import FetchOptions, Scanner
+from worker.scan.scanner import FetcherArgs, Scanner
 from worker.store.database import Database
 from worker.submit.batch import submit_urls
 
@@ -82,7 +82,7 @@ def test_every_output_ends_the_job_in_completed_or_failed(stdout: bytes) -> None
         dispatcher=FakeDispatcher(),
         worker_id="w",
         limits=Limits(timeout_ms=1000, memory_limit_mb=64, cpu_limit=0.5, pids_limit=64),
-        fetch=FetchOptions(timeout_ms=500, max_body_bytes=1024, allowed_ports="any"),
+        fetch=FetcherArgs(timeout_ms=500, max_body_bytes=1024, allowed_ports="any"),
         outcomes=OutcomePolicy(backoff=Backoff(base_s=1, maximum_s=1, rng=random.Random(0))),
         clock=lambda: now,
     )

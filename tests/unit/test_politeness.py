@@ -15,7 +15,7 @@ from worker.queue.ratelimit import HostRates, Rate, parse_overrides
 from worker.scan.gate import HoldLimits, HostGate
 from worker.settings import Settings
 from worker.store.database import Database
-from worker.store.models import AuditLog, ScanJob
+from worker.store.models import JOBS, AuditLog, ScanJob
 from worker.submit.batch import submit_urls
 
 HOLDS = HoldLimits(default_s=60, maximum_s=600)
@@ -39,9 +39,8 @@ def _job(db: Database, job_id: str) -> ScanJob:
 
 def _set(db: Database, job_id: str, **values: object) -> None:
     """Write columns of a job directly, as a worker's earlier attempt would have left them."""
-    jobs = ScanJob.__table__  # type: ignore[attr-defined]
     with db.write() as connection:
-        connection.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+        connection.execute(JOBS.update().where(JOBS.c.id == job_id).values(**values))
 
 
 def _audit_count(db: Database, job_id: str) -> int:

@@ -13,13 +13,14 @@ from statemachine.transitions import transition
 from tests.services import poll
 from tests.support import FakeDispatcher, FakeRunner, report_bytes
 from worker.containers.runner import ContainerRun, RunRequest
+from worker.containers.spec import Limits
 from worker.errors import ScanError
 from worker.ops.reaper import Reaper
 from worker.scan.backoff import Backoff
-from worker.scan.claim import Limits, claim_job
+from worker.scan.claim import claim_job
 from worker.scan.lease import LeaseKeeper
 from worker.scan.outcome import OutcomePolicy
-from worker.scan.scanner import FetchOptions, Scanner
+from worker.scan.scanner import FetcherArgs, Scanner
 from worker.scan.shutdown import Shutdown
 from worker.store.database import Database
 from worker.store.models import ScanJob
@@ -155,7 +156,7 @@ def _scanner(
         dispatcher=dispatcher,
         worker_id="w1",
         limits=LIMITS,
-        fetch=FetchOptions(timeout_ms=1000, max_body_bytes=1024, allowed_ports="any"),
+        fetch=FetcherArgs(timeout_ms=1000, max_body_bytes=1024, allowed_ports="any"),
         outcomes=POLICY,
         shutdown=shutdown,
         clock=lambda: T0,

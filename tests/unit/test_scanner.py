@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from statemachine.states import State
 from tests.support import FakeDispatcher, FakeRunner, report_bytes
+from worker.containers.spec import Limits
 from worker.errors import (
     ContainerCrashed,
     ContainerStartFailed,
@@ -16,9 +17,8 @@ from worker.errors import (
     OutputTooLarge,
 )
 from worker.scan.backoff import Backoff
-from worker.scan.claim import Limits
 from worker.scan.outcome import OutcomePolicy
-from worker.scan.scanner import FetchOptions, Scanner
+from worker.scan.scanner import FetcherArgs, Scanner
 from worker.store.database import Database
 from worker.store.models import AuditLog, ScanJob, ScanResult
 from worker.submit.batch import submit_urls
@@ -33,7 +33,7 @@ def _scanner(db: Database, runner: FakeRunner, dispatcher: FakeDispatcher, **kw:
         dispatcher=dispatcher,
         worker_id="w1",
         limits=Limits(timeout_ms=5000, memory_limit_mb=256, cpu_limit=0.5, pids_limit=64),
-        fetch=FetchOptions(
+        fetch=FetcherArgs(
             timeout_ms=4000,
             max_body_bytes=1 << 20,
             allowed_ports="any",
@@ -81,8 +81,8 @@ def test_success_runs_the_fetcher_and_completes(db: Database) -> None:
     runner = FakeRunner([report_bytes(title="Hi")])
     assert _scanner(db, runner, dispatcher).scan(job_id) is State.COMPLETED
     [request] = runner.requests
-    assert request.args[-2:] == ["--", "http://127.0.0.1:9/"]
-    assert list(request.args[6:8]) == ["--allow-network", "127.0.0.0/8"]
+    assert request.command[-2:] == ["--", "http://127.0.0.1:9/"]
+    assert list(request.command[6:8]) == ["--allow-network", "127.0.0.0/8"]
     assert (request.job_id, request.attempt, request.worker_id) == (job_id, 1, "w1")
     job = _job(db, job_id)
     assert (job.state, job.version, job.attempts, job.exit_code) == (State.COMPLETED, 4, 1, 0)

@@ -17,14 +17,12 @@ from worker.errors import DatabaseBusy
 from worker.schedule.scheduler import Scheduler, Tick
 from worker.schedule.schedules import add_schedule, get_schedule
 from worker.store.database import Database
-from worker.store.models import AuditLog, RunRecord, ScanJob, Schedule, ScheduleTick
+from worker.store.models import SCHEDULES, AuditLog, RunRecord, ScanJob, ScheduleTick
 from worker.telemetry.runs import RunRecorder
 
 START = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
 REFRESH = timedelta(minutes=5)
 URL = "http://127.0.0.1:8080/watched"
-
-_schedules = Schedule.__table__  # type: ignore[attr-defined]
 
 
 def _replica(
@@ -72,7 +70,7 @@ def _update(db: Database, schedule_id: str, **values: object) -> None:
     """Edit a schedule row directly, as an operator with SQL would."""
     db.run_write(
         lambda connection: connection.execute(
-            sa.update(_schedules).where(_schedules.c.id == schedule_id).values(**values)
+            sa.update(SCHEDULES).where(SCHEDULES.c.id == schedule_id).values(**values)
         )
     )
 
@@ -249,7 +247,7 @@ def test_disabling_or_removing_stops_the_ticks(db: Database) -> None:
     _update(db, disabled.id, active=False)
     db.run_write(
         lambda connection: connection.execute(
-            sa.delete(_schedules).where(_schedules.c.id == removed.id)
+            sa.delete(SCHEDULES).where(SCHEDULES.c.id == removed.id)
         )
     )
     clock.advance(seconds=30)

@@ -14,7 +14,7 @@ from redis import Redis
 
 from worker.analysis.policy import Policy, PolicyFile
 from worker.containers.engine import EngineWatch, engine_answers, plain_pause
-from worker.containers.pooled import URL_STDIN, PooledRunner, split_url
+from worker.containers.pooled import URL_STDIN, PooledRunner
 from worker.containers.runner import DockerRunner, Runner
 from worker.containers.spec import ContainerSpec
 from worker.containers.standby import StandbyPool
@@ -22,10 +22,9 @@ from worker.queue.deferral import RedisDeferrals
 from worker.queue.dispatch import RQDispatcher
 from worker.queue.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
 from worker.scan.backoff import Backoff
-from worker.scan.claim import Limits
 from worker.scan.gate import HoldLimits, HostGate
 from worker.scan.outcome import OutcomePolicy
-from worker.scan.scanner import FetchOptions, Scanner
+from worker.scan.scanner import FetcherArgs, Scanner
 from worker.scan.shutdown import Shutdown
 from worker.settings import Settings
 from worker.store.database import Database
@@ -120,9 +119,9 @@ def host_gate(settings: Settings, *, db: Database, rq_dispatcher: RQDispatcher) 
     )
 
 
-def fetch_options(settings: Settings) -> FetchOptions:
+def fetcher_args(settings: Settings) -> FetcherArgs:
     """The fetcher's command-line options that come from the settings."""
-    return FetchOptions(
+    return FetcherArgs(
         timeout_ms=settings.fetch_timeout_ms,
         max_body_bytes=settings.fetcher_max_body_bytes,
         allowed_ports=settings.fetcher_allowed_ports,
@@ -138,7 +137,7 @@ def build_runner(
     plain = DockerRunner(client=docker_client, spec=spec)
     if settings.container_runner == "docker":
         return plain
-    options, _ = split_url(fetch_options(settings).args("")) or ([], "")
+    options = fetcher_args(settings).options()
     pool = StandbyPool(
         client=open_docker(),
         spec=spec,
@@ -150,13 +149,6 @@ def build_runner(
     )
     pool.open()
     return PooledRunner(client=docker_client, spec=spec, pool=pool, options=options, fallback=plain)
-
-
-def close_runner(runner: Runner) -> None:
-    """Remove the containers a runner keeps ready (only a standby pool keeps any)."""
-    if isinstance(runner, PooledRunner):
-        runner.pool.close()
-        runner.pool.client.close()
 
 
 def build_scanner(
@@ -175,13 +167,8 @@ def build_scanner(
         runner=build_runner(settings, worker_id=worker_id, docker_client=docker_client),
         dispatcher=rq_dispatcher,
         worker_id=worker_id,
-        limits=Limits(
-            timeout_ms=settings.container_timeout_ms,
-            memory_limit_mb=settings.container_memory_limit_mb,
-            cpu_limit=settings.container_cpu_limit,
-            pids_limit=settings.container_pids_limit,
-        ),
-        fetch=fetch_options(settings),
+        limits=container_spec(settings).limits,
+        fetch=fetcher_args(settings),
         outcomes=outcome_policy(settings),
         lease_ttl=timedelta(milliseconds=settings.lease_ttl_ms),
         shutdown=shutdown,

@@ -31,7 +31,6 @@ from worker import task
 from worker.app.drain import BudgetedWorker, JobBudget
 from worker.app.services import (
     build_scanner,
-    close_runner,
     dispatcher,
     open_database,
     open_docker,
@@ -203,7 +202,7 @@ def run_worker_process(
     finally:
         housekeeper.stop()
         task.install(None)
-        close_runner(scanner.runner)
+        scanner.runner.close()
         observed.close()
         docker_client.close()
         db.dispose()

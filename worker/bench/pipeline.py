@@ -28,7 +28,7 @@ from worker.errors import BenchmarkFailed
 from worker.queue.dispatch import Dispatcher, queue_names
 from worker.store import queries
 from worker.store.database import Database
-from worker.store.models import ScanJob
+from worker.store.models import JOBS
 from worker.submit.batch import submit_urls
 
 #: How often the benchmark looks for finished jobs (it never changes what is measured).
@@ -36,8 +36,6 @@ POLL_S = 0.05
 #: How long worker processes get to start, and to stop after SIGTERM.
 WORKER_START_TIMEOUT_S = 60.0
 WORKER_STOP_TIMEOUT_S = 30.0
-
-_jobs = ScanJob.__table__  # type: ignore[attr-defined]
 _terminal = [state.value for state in TERMINAL]
 
 
@@ -100,8 +98,8 @@ def wait_until_finished(db: Database, job_ids: Sequence[str], *, timeout_s: floa
     deadline = time.monotonic() + timeout_s
     query = (
         sa.select(sa.func.count())
-        .select_from(_jobs)
-        .where(_jobs.c.id.in_(list(job_ids)), _jobs.c.state.in_(_terminal))
+        .select_from(JOBS)
+        .where(JOBS.c.id.in_(list(job_ids)), JOBS.c.state.in_(_terminal))
     )
     while True:
         with db.read() as session:

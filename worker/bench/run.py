@@ -22,13 +22,19 @@ from typing import Any
 import docker
 from redis import Redis
 
-from worker.app.services import container_spec, dispatcher, open_database, open_docker, open_redis
+from worker.app.services import (
+    container_spec,
+    dispatcher,
+    fetcher_args,
+    open_database,
+    open_docker,
+    open_redis,
+)
 from worker.bench import baseline, footprint, pipeline
 from worker.bench.site import serve_page
 from worker.bench.stats import summarize
 from worker.bench.submit_rate import measure_submit_rate
 from worker.errors import BenchmarkFailed, ConfigurationError
-from worker.scan.scanner import FetchOptions
 from worker.settings import Settings
 
 #: Scans on each side, by default: about a minute in all on two cores.
@@ -87,16 +93,6 @@ def bench_settings(settings: Settings, environment: dict[str, str]) -> Settings:
     """``settings`` as the workers started with ``environment`` read them."""
     values = settings.model_dump() | {name.lower(): value for name, value in environment.items()}
     return Settings.model_validate(values)
-
-
-def fetch_options(settings: Settings) -> FetchOptions:
-    """The fetcher options a scan runs with."""
-    return FetchOptions(
-        timeout_ms=settings.fetch_timeout_ms,
-        max_body_bytes=settings.fetcher_max_body_bytes,
-        allowed_ports=settings.fetcher_allowed_ports,
-        allow_networks=settings.fetcher_allow_networks,
-    )
 
 
 def _machine(client: docker.DockerClient) -> dict[str, Any]:
@@ -193,7 +189,7 @@ def _measure(
 ) -> dict[str, Any]:
     load_at_start = os.getloadavg()[0]
     spec = container_spec(settings)
-    command = fetch_options(settings).args(url)
+    command = fetcher_args(settings).command(url)
     api = client.api
     count = options.count
     db = open_database(settings)

@@ -12,24 +12,17 @@ the pool's (a conditional re-scan, say) runs on the fallback runner.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
 from collections.abc import Sequence
 
 import docker
-import docker.errors
-import requests.exceptions
 
+from worker.containers import docker_errors
 from worker.containers.attach import FrameReader, read_output
-from worker.containers.runner import (
-    ContainerRun,
-    Runner,
-    RunRequest,
-    container_name,
-    crash_error,
-)
-from worker.containers.spec import ContainerSpec
+from worker.containers.docker_errors import best_effort, translated
+from worker.containers.runner import ContainerRun, Runner, RunRequest, crash_error
+from worker.containers.spec import ContainerSpec, container_name
 from worker.containers.standby import Standby, StandbyPool
 from worker.errors import (
     ContainerCrashed,
@@ -39,19 +32,10 @@ from worker.errors import (
     ScanError,
 )
 
-#: Separates the fetcher's options from the URL in a request's arguments.
-END_OF_OPTIONS = "--"
 #: The fetcher's option to read its URL from stdin (``fetcher.options.URL_STDIN``).
 URL_STDIN = "--url-stdin"
 #: Seconds the engine gets to report the exit status of a container whose output ended.
 EXIT_STATUS_TIMEOUT_S = 10.0
-
-
-def split_url(args: Sequence[str]) -> tuple[list[str], str] | None:
-    """``(options, url)`` of a fetcher command ``[options..., "--", url]``, else ``None``."""
-    if len(args) < 2 or args[-2] != END_OF_OPTIONS:
-        return None
-    return list(args[:-2]), args[-1]
 
 
 class PooledRunner:
@@ -73,10 +57,9 @@ class PooledRunner:
         self.fallback = fallback
 
     def run(self, request: RunRequest) -> ContainerRun:
-        parts = split_url(request.args)
-        if parts is None or parts[0] != self.options:
+        if list(request.options) != self.options:
             return self.fallback.run(request)
-        url = parts[1]
+        url = request.url
         started = time.monotonic()
         standby = self.pool.take()
         try:
@@ -110,17 +93,18 @@ class PooledRunner:
         finally:
             self.pool.discard(standby)
 
+    def close(self) -> None:
+        """Remove the containers the pool keeps ready, and let go of its engine client."""
+        self.pool.close()
+        self.pool.client.close()
+
     def _start(self, standby: Standby) -> None:
         """Start a cold container (a warm one already waits for its URL)."""
         if standby.started:
             return
-        try:
+        with translated("start a standby container", refused=ContainerStartFailed):
             self.client.api.start(standby.container_id)
-            standby.started = True
-        except docker.errors.APIError as error:
-            raise ContainerStartFailed(f"could not start a standby container: {error}") from error
-        except requests.exceptions.RequestException as error:
-            raise DockerUnavailable(f"Docker engine unreachable: {error}") from error
+        standby.started = True
 
     @staticmethod
     def _send_url(sock: socket.socket, url: str) -> None:
@@ -133,24 +117,20 @@ class PooledRunner:
             return
 
     def _exit_code(self, container_id: str) -> int:
-        try:
+        with translated("get the fetcher's exit status"):
             status = self.client.api.wait(container_id, timeout=EXIT_STATUS_TIMEOUT_S)
-        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
-            raise DockerUnavailable(f"could not get the fetcher's exit status: {error}") from error
         return int(status.get("StatusCode", -1))
 
     def _kill(self, container_id: str) -> None:
         # Exited already, or the engine is gone: the pool removes it either way.
-        with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+        with best_effort():
             self.client.api.kill(container_id)
 
     def _crash(
         self, container_id: str, exit_code: int, stderr_tail: str
     ) -> ContainerCrashed | ContainerKilled:
-        oom_killed = False
-        try:
-            state = self.client.api.inspect_container(container_id).get("State", {})
-            oom_killed = bool(state.get("OOMKilled", False))
-        except (docker.errors.APIError, requests.exceptions.RequestException):
-            pass  # The crash is what matters; whether memory caused it is best effort.
-        return crash_error(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)
+        return crash_error(
+            exit_code=exit_code,
+            oom_killed=docker_errors.was_oom_killed(self.client.api, container_id),
+            stderr_tail=stderr_tail,
+        )

@@ -2,7 +2,8 @@
 
 Each attempt gets its own container: created with every limit, started, waited on under the
 worker's own deadline, its stdout read (capped) apart from stderr, and removed on every path.
-Failures come out as ``ScanError`` subclasses; nothing here decides retry or fail.
+Failures come out as ``ScanError`` subclasses (``worker.containers.docker_errors`` translates
+the engine's); nothing here decides retry or fail.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import docker
@@ -18,7 +19,14 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
-from worker.containers.spec import ContainerSpec, fetcher_container_options
+from worker.containers import docker_errors
+from worker.containers.docker_errors import best_effort, translated
+from worker.containers.spec import (
+    ContainerSpec,
+    attempt_labels,
+    container_name,
+    fetcher_container_options,
+)
 from worker.errors import (
     ContainerCrashed,
     ContainerKilled,
@@ -29,19 +37,14 @@ from worker.errors import (
     ScanError,
 )
 
-#: Label every scanbox container carries; the reaper touches nothing without it.
-LABEL_MANAGED = "org.scanbox.managed"
-LABEL_JOB = "org.scanbox.job-id"
-LABEL_ATTEMPT = "org.scanbox.attempt"
-LABEL_WORKER = "org.scanbox.worker"
-LABEL_HOST = "org.scanbox.host"
-LABEL_DEPLOYMENT = "org.scanbox.deployment"
 #: How often a wait for a container looks up from the engine to check for an interruption.
 WAIT_SLICE_S = 0.5
 #: Lines of stderr kept to explain a crash.
 STDERR_TAIL_LINES = 20
 #: Exit statuses of a process killed by SIGKILL or SIGTERM (128 + signal number).
 KILLED_BY_SIGNAL = frozenset({137, 143})
+#: Separates the fetcher's options from the URL in its command line.
+END_OF_OPTIONS = "--"
 #: Asked while a container runs: an error to stop the scan with (its container is killed), or
 #: ``None`` to let it go on.
 Interruption = Callable[[], ScanError | None]
@@ -51,15 +54,27 @@ def _never() -> ScanError | None:
     return None
 
 
+def fetcher_command(options: Sequence[str], url: str) -> list[str]:
+    """A fetcher container's command: options first, then ``--`` and the URL (never a shell)."""
+    return [*options, END_OF_OPTIONS, url]
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunRequest:
-    """One attempt to run: which job, which attempt, and the fetcher's arguments."""
+    """One attempt to run: which job and attempt, the fetcher's options, and the URL."""
 
     job_id: str
     attempt: int
     worker_id: str
-    args: Sequence[str]
+    url: str
+    #: The fetcher's options (the URL is never one of them).
+    options: Sequence[str] = field(default_factory=tuple)
     interruption: Interruption = _never
+
+    @property
+    def command(self) -> list[str]:
+        """The container command (``fetcher_command``)."""
+        return fetcher_command(self.options, self.url)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +92,9 @@ class Runner(Protocol):
     def run(self, request: RunRequest) -> ContainerRun:
         """Run one fetcher container to completion and return its output."""
 
+    def close(self) -> None:
+        """Let go of what the runner keeps between attempts (containers made ahead)."""
+
 
 def crash_error(
     *, exit_code: int, oom_killed: bool, stderr_tail: str
@@ -91,13 +109,8 @@ def crash_error(
     return ContainerCrashed(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)
 
 
-def container_name(job_id: str, attempt: int) -> str:
-    """The deterministic name of the container of ``attempt`` of ``job_id``."""
-    return f"scanbox-{job_id}-{attempt}"
-
-
 class DockerRunner:
-    """``Runner`` on a real Docker engine."""
+    """``Runner`` on a real Docker engine: a new container for every attempt."""
 
     def __init__(self, *, client: docker.DockerClient, spec: ContainerSpec) -> None:
         self.client = client
@@ -107,67 +120,57 @@ class DockerRunner:
     def run(self, request: RunRequest) -> ContainerRun:
         started = time.monotonic()
         container = self._create(request)
+        container_id = str(container.id)
         try:
-            self._start(container)
+            with translated("start the fetcher container", refused=ContainerStartFailed):
+                container.start()
             exit_code = self._wait(container, started=started, interruption=request.interruption)
             if exit_code != 0:
-                raise self._crash(container, exit_code)
-            stdout = self._read_stdout(container)
+                raise self._crash(container_id, exit_code)
+            stdout = self._read_stdout(container_id)
             return ContainerRun(
-                container_id=container.id or "",
+                container_id=container_id,
                 stdout=stdout,
                 duration_ms=(time.monotonic() - started) * 1000,
             )
         finally:
-            self._remove(container)
+            docker_errors.remove(self.client.api, container_id)
+
+    def close(self) -> None:
+        """Nothing is kept between attempts."""
 
     def _create(self, request: RunRequest) -> Container:
         spec = self.spec
         options = fetcher_container_options(
             spec,
-            command=request.args,
+            command=request.command,
             name=container_name(request.job_id, request.attempt),
-            labels={
-                LABEL_MANAGED: "true",
-                LABEL_JOB: request.job_id,
-                LABEL_ATTEMPT: str(request.attempt),
-                LABEL_WORKER: request.worker_id,
-                LABEL_HOST: self.hostname,
-                LABEL_DEPLOYMENT: spec.deployment,
-            },
+            labels=attempt_labels(
+                job_id=request.job_id,
+                attempt=request.attempt,
+                worker_id=request.worker_id,
+                host=self.hostname,
+                deployment=spec.deployment,
+            ),
         )
-        try:
+        with translated(
+            "create the fetcher container", refused=ContainerStartFailed, image=spec.image
+        ):
             return self.client.containers.create(spec.image, **options)
-        except docker.errors.ImageNotFound as error:
-            raise ContainerStartFailed(
-                f"fetcher image {spec.image!r} not found (run `scanbox image build`)"
-            ) from error
-        except docker.errors.APIError as error:
-            raise ContainerStartFailed(
-                f"could not create the fetcher container: {error}"
-            ) from error
-        except requests.exceptions.RequestException as error:
-            raise DockerUnavailable(f"Docker engine unreachable: {error}") from error
-
-    def _start(self, container: Container) -> None:
-        try:
-            container.start()
-        except docker.errors.APIError as error:
-            raise ContainerStartFailed(f"could not start the fetcher container: {error}") from error
-        except requests.exceptions.RequestException as error:
-            raise DockerUnavailable(f"Docker engine unreachable: {error}") from error
+        raise AssertionError("unreachable: translated() re-raises")
 
     def _wait(self, container: Container, *, started: float, interruption: Interruption) -> int:
         """Wait for the exit status, in slices, killing the container past the deadline."""
         deadline = started + self.spec.timeout_ms / 1000
+        container_id = str(container.id)
         while True:
             stop = interruption()
             if stop is not None:
-                self._kill(container)
+                docker_errors.kill(self.client.api, container_id)
                 raise stop
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._kill(container)
+                docker_errors.kill(self.client.api, container_id)
                 raise ContainerTimedOut(timeout_ms=self.spec.timeout_ms)
             slice_start = time.monotonic()
             try:
@@ -185,37 +188,26 @@ class DockerRunner:
                 ) from error
             return int(status.get("StatusCode", -1))
 
-    def _kill(self, container: Container) -> None:
-        try:
-            container.kill()
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as error:
-            # Exited between the deadline and the kill: nothing left to stop.
-            if error.status_code != 409:
-                raise DockerUnavailable(f"could not kill the fetcher container: {error}") from error
-
-    def _crash(self, container: Container, exit_code: int) -> ContainerCrashed | ContainerKilled:
-        oom_killed = False
+    def _crash(self, container_id: str, exit_code: int) -> ContainerCrashed | ContainerKilled:
         stderr_tail = ""
-        try:
-            container.reload()
-            oom_killed = bool(container.attrs.get("State", {}).get("OOMKilled", False))
+        with best_effort():  # the crash is what matters; its details are best effort
             raw = self.client.api.logs(
-                container.id, stdout=False, stderr=True, tail=STDERR_TAIL_LINES
+                container_id, stdout=False, stderr=True, tail=STDERR_TAIL_LINES
             )
             stderr_tail = raw.decode("utf-8", "replace")[-4000:]
-        except (docker.errors.APIError, requests.exceptions.RequestException):
-            pass  # The crash is what matters; its details are best effort.
-        return crash_error(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)
+        return crash_error(
+            exit_code=exit_code,
+            oom_killed=docker_errors.was_oom_killed(self.client.api, container_id),
+            stderr_tail=stderr_tail,
+        )
 
-    def _read_stdout(self, container: Container) -> bytes:
+    def _read_stdout(self, container_id: str) -> bytes:
         limit = self.spec.output_limit_bytes
         chunks: list[bytes] = []
         size = 0
-        try:
+        with translated("read the fetcher's output"):
             stream = self.client.api.logs(
-                container.id, stdout=True, stderr=False, stream=True, follow=False
+                container_id, stdout=True, stderr=False, stream=True, follow=False
             )
             try:
                 for chunk in stream:
@@ -225,15 +217,4 @@ class DockerRunner:
                     chunks.append(chunk)
             finally:
                 stream.close()
-        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
-            raise DockerUnavailable(f"could not read the fetcher's output: {error}") from error
         return b"".join(chunks)
-
-    def _remove(self, container: Container) -> None:
-        try:
-            container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
-        except (docker.errors.APIError, requests.exceptions.RequestException):
-            # Left for the reaper, which finds it by its labels.
-            pass

@@ -1,9 +1,15 @@
-"""The options every fetcher container is created with: limits, isolation, labels, logs.
+"""How fetcher containers are made: the spec, its limits, scanbox's labels and names.
 
 One place for them, so that every way of running the fetcher makes the same locked-down
 container: memory with no swap, CPUs, pids, a read-only root with a small ``noexec`` /tmp,
 no capabilities, no new privileges, a non-root user, a small init as PID 1, the configured
-network and runtime, a bounded log, and scanbox's labels.
+network and runtime, a bounded log, and scanbox's labels. The limits recorded on a job
+(``Limits``) are derived from the same spec, so they are the ones applied.
+
+Labels say whose a container is: every scanbox container carries ``LABEL_MANAGED`` and its
+deployment; the reaper touches nothing without them. A container made for an attempt is named
+``scanbox-<job>-<attempt>``; a standby container (``LABEL_STANDBY``) is named
+``scanbox-standby-…`` until it is given a job, then renamed after it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,17 @@ from typing import Any
 
 from docker.types import LogConfig
 
+#: Label every scanbox container carries; the reaper touches nothing without it.
+LABEL_MANAGED = "org.scanbox.managed"
+LABEL_JOB = "org.scanbox.job-id"
+LABEL_ATTEMPT = "org.scanbox.attempt"
+LABEL_WORKER = "org.scanbox.worker"
+LABEL_HOST = "org.scanbox.host"
+LABEL_DEPLOYMENT = "org.scanbox.deployment"
+#: Label of standby containers (the value is always ``true``).
+LABEL_STANDBY = "org.scanbox.standby"
+#: Name prefix of a standby container that has no job yet.
+STANDBY_PREFIX = "scanbox-standby-"
 #: Microseconds in a millisecond: the unit of the CFS period and quota.
 US_PER_MS = 1000
 #: Docker keeps this many times the output cap of log on disk (JSON escaping can grow each
@@ -40,6 +57,56 @@ class ContainerSpec:
     init: bool = True
     output_limit_bytes: int = 1024 * 1024
     deployment: str = "scanbox"
+
+    @property
+    def limits(self) -> Limits:
+        """The limits a container of this spec runs under, as recorded on its job."""
+        return Limits(
+            timeout_ms=self.timeout_ms,
+            memory_limit_mb=self.memory_limit_mb,
+            cpu_limit=self.cpu_limit,
+            pids_limit=self.pids_limit,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """The container limits an attempt runs under (recorded on the job)."""
+
+    timeout_ms: int
+    memory_limit_mb: int
+    cpu_limit: float
+    pids_limit: int
+
+
+def container_name(job_id: str, attempt: int) -> str:
+    """The deterministic name of the container of ``attempt`` of ``job_id``."""
+    return f"scanbox-{job_id}-{attempt}"
+
+
+def attempt_labels(
+    *, job_id: str, attempt: int, worker_id: str, host: str, deployment: str
+) -> dict[str, str]:
+    """The labels of a container made for one attempt of one job."""
+    return {
+        LABEL_MANAGED: "true",
+        LABEL_JOB: job_id,
+        LABEL_ATTEMPT: str(attempt),
+        LABEL_WORKER: worker_id,
+        LABEL_HOST: host,
+        LABEL_DEPLOYMENT: deployment,
+    }
+
+
+def standby_labels(*, worker_id: str, host: str, deployment: str) -> dict[str, str]:
+    """The labels of a standby container, made before it has a job."""
+    return {
+        LABEL_MANAGED: "true",
+        LABEL_STANDBY: "true",
+        LABEL_WORKER: worker_id,
+        LABEL_HOST: host,
+        LABEL_DEPLOYMENT: deployment,
+    }
 
 
 def fetcher_host_options(spec: ContainerSpec) -> dict[str, Any]:

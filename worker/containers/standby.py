@@ -16,42 +16,30 @@ the reaper removes it; an unstarted one is retired once older than ``MAX_AGE_S``
 from __future__ import annotations
 
 import queue
-import re
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import docker
-import docker.errors
-import requests.exceptions
-from docker.models.containers import Container
 
-from worker.containers.runner import (
-    LABEL_ATTEMPT,
-    LABEL_DEPLOYMENT,
-    LABEL_HOST,
-    LABEL_JOB,
-    LABEL_MANAGED,
+from worker.containers import docker_errors
+from worker.containers.docker_errors import ENGINE_ERRORS, translated
+from worker.containers.ownership import MAX_AGE_S
+from worker.containers.spec import (
+    LABEL_STANDBY,
     LABEL_WORKER,
+    STANDBY_PREFIX,
+    ContainerSpec,
+    fetcher_container_options,
+    standby_labels,
 )
-from worker.containers.spec import ContainerSpec, fetcher_container_options
 from worker.errors import ContainerStartFailed, DockerUnavailable
 from worker.logs import get_logger
 
-#: Label of standby containers (the value is always ``true``).
-LABEL_STANDBY = "org.scanbox.standby"
-#: Name prefix of a standby container that has no job yet.
-STANDBY_PREFIX = "scanbox-standby-"
-#: A standby container unused for this long is removed and replaced; the reaper leaves
-#: unassigned standby containers alone until they are older than this.
-MAX_AGE_S = 600.0
-#: The name ``container_name`` gives a container of a job's attempt.
-_ASSIGNED = re.compile(r"scanbox-([0-9a-f]{32})-(\d+)")
 #: How long the filler waits after the engine failed it before it tries again.
 RETRY_AFTER_S = 1.0
 #: How long ``close`` waits for the filler thread to finish what it is doing.
@@ -77,44 +65,6 @@ class Standby:
                     closable.close()
             except OSError:
                 pass
-
-
-def is_unassigned(name: str) -> bool:
-    """Whether a standby container of this name has not been given a job yet."""
-    return name.lstrip("/").startswith(STANDBY_PREFIX)
-
-
-def _age_s(created: str, now: datetime) -> float:
-    # The engine writes nanoseconds; Python reads at most microseconds.
-    stamp = re.sub(r"(\.\d{6})\d*", r"\1", created).replace("Z", "+00:00")
-    try:
-        return (now - datetime.fromisoformat(stamp)).total_seconds()
-    except ValueError:
-        return float("inf")
-
-
-def container_attempt(container: Container, *, now: datetime) -> tuple[str, int] | None:
-    """The (job id, attempt) a scanbox container belongs to, for the reaper.
-
-    ``None`` means "leave it alone": a standby container not yet given a job, created or
-    waiting for its URL, and younger than ``MAX_AGE_S``. A standby container that was given a
-    job is named after it; other containers carry it in their labels. ``("", -1)`` belongs to
-    no attempt at all.
-    """
-    labels = container.labels or {}
-    name = (container.name or "").lstrip("/")
-    if not labels.get(LABEL_STANDBY):
-        try:
-            return labels.get(LABEL_JOB, ""), int(labels.get(LABEL_ATTEMPT, ""))
-        except ValueError:
-            return labels.get(LABEL_JOB, ""), -1
-    if is_unassigned(name):
-        idle = container.status in ("created", "running")
-        if idle and _age_s(str(container.attrs.get("Created", "")), now) < MAX_AGE_S:
-            return None
-        return "", -1
-    match = _ASSIGNED.fullmatch(name)
-    return (match.group(1), int(match.group(2))) if match else ("", -1)
 
 
 class StandbyPool:
@@ -200,7 +150,7 @@ class StandbyPool:
         own = [f"{LABEL_WORKER}={self.worker_id}", f"{LABEL_STANDBY}=true"]
         try:
             leftovers = self.client.containers.list(all=True, filters={"label": own})
-        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+        except ENGINE_ERRORS as error:
             self._log.warning("standby_sweep_failed", error=str(error))
             return
         for container in leftovers:
@@ -208,13 +158,9 @@ class StandbyPool:
 
     def labels(self) -> dict[str, str]:
         """The labels of this pool's containers."""
-        return {
-            LABEL_MANAGED: "true",
-            LABEL_STANDBY: "true",
-            LABEL_WORKER: self.worker_id,
-            LABEL_HOST: self.host,
-            LABEL_DEPLOYMENT: self.spec.deployment,
-        }
+        return standby_labels(
+            worker_id=self.worker_id, host=self.host, deployment=self.spec.deployment
+        )
 
     def make(self) -> Standby:
         """Create, attach and (when warm) start one standby container."""
@@ -225,16 +171,10 @@ class StandbyPool:
             labels=self.labels(),
             stdin_open=True,
         )
-        try:
+        with translated(
+            "create a standby container", refused=ContainerStartFailed, image=self.spec.image
+        ):
             container = self.client.containers.create(self.spec.image, **options)
-        except docker.errors.ImageNotFound as error:
-            raise ContainerStartFailed(
-                f"fetcher image {self.spec.image!r} not found (run `scanbox image build`)"
-            ) from error
-        except docker.errors.APIError as error:
-            raise ContainerStartFailed(f"could not create a standby container: {error}") from error
-        except requests.exceptions.RequestException as error:
-            raise DockerUnavailable(f"Docker engine unreachable: {error}") from error
         container_id = str(container.id)
         try:
             handle = self.client.api.attach_socket(
@@ -250,7 +190,7 @@ class StandbyPool:
             if self.warm:
                 self.client.api.start(container_id)
                 standby.started = True
-        except (docker.errors.APIError, requests.exceptions.RequestException, OSError) as error:
+        except (*ENGINE_ERRORS, OSError) as error:
             self._remove(container_id)
             raise ContainerStartFailed(f"could not prepare a standby container: {error}") from error
         return standby
@@ -294,15 +234,11 @@ class StandbyPool:
     def _rename(self, container_id: str, name: str) -> None:
         try:
             self.client.api.rename(container_id, name)
-        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+        except ENGINE_ERRORS as error:
             # Gone already, or the engine is: the container is removed either way.
             self._log.info("standby_not_renamed", container=container_id, error=str(error))
 
     def _remove(self, container_id: str) -> None:
-        try:
-            self.client.api.remove_container(container_id, force=True)
-        except docker.errors.NotFound:
-            pass
-        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+        if not docker_errors.remove(self.client.api, container_id):
             # Left for the reaper, which finds it by its labels.
-            self._log.warning("standby_not_removed", container=container_id, error=str(error))
+            self._log.warning("standby_not_removed", container=container_id)

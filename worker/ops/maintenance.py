@@ -30,21 +30,14 @@ from worker.clock import Clock
 from worker.logs import get_logger
 from worker.store.database import Database
 from worker.store.models import (
-    AuditLog,
-    RunRecord,
-    ScanJob,
-    ScanResult,
-    ScheduleTick,
-    UrlValidators,
+    AUDIT,
+    JOBS,
+    RESULTS,
+    RUNS,
+    TICKS,
+    VALIDATORS,
 )
 from worker.telemetry.runs import RunRecorder
-
-_jobs = ScanJob.__table__  # type: ignore[attr-defined]
-_results = ScanResult.__table__  # type: ignore[attr-defined]
-_audit = AuditLog.__table__  # type: ignore[attr-defined]
-_ticks = ScheduleTick.__table__  # type: ignore[attr-defined]
-_runs = RunRecord.__table__  # type: ignore[attr-defined]
-_validators = UrlValidators.__table__  # type: ignore[attr-defined]
 
 #: Jobs deleted per write transaction, so that workers never wait long for the write lock.
 RETENTION_BATCH = 500
@@ -86,27 +79,27 @@ def apply_retention(
     report.cutoff = cutoff
 
     referenced = sa.union(
-        sa.select(_results.c.previous_result_id).where(_results.c.previous_result_id.is_not(None)),
-        sa.select(_validators.c.result_id),
+        sa.select(RESULTS.c.previous_result_id).where(RESULTS.c.previous_result_id.is_not(None)),
+        sa.select(VALIDATORS.c.result_id),
     )
-    pointed_to = sa.select(_results.c.job_id).where(_results.c.id.in_(referenced))
+    pointed_to = sa.select(RESULTS.c.job_id).where(RESULTS.c.id.in_(referenced))
 
     def delete_batch(connection: Connection) -> int:
         old = (
-            sa.select(_jobs.c.id)
+            sa.select(JOBS.c.id)
             .where(
-                _jobs.c.state.in_(_TERMINAL_NAMES),
-                _jobs.c.finished_at < cutoff,
-                _jobs.c.id.not_in(pointed_to),
+                JOBS.c.state.in_(_TERMINAL_NAMES),
+                JOBS.c.finished_at < cutoff,
+                JOBS.c.id.not_in(pointed_to),
             )
             .limit(batch)
         )
         ids = list(connection.execute(old).scalars())
         if not ids:
             return 0
-        results = connection.execute(sa.delete(_results).where(_results.c.job_id.in_(ids)))
-        audit = connection.execute(sa.delete(_audit).where(_audit.c.job_id.in_(ids)))
-        jobs = connection.execute(sa.delete(_jobs).where(_jobs.c.id.in_(ids)))
+        results = connection.execute(sa.delete(RESULTS).where(RESULTS.c.job_id.in_(ids)))
+        audit = connection.execute(sa.delete(AUDIT).where(AUDIT.c.job_id.in_(ids)))
+        jobs = connection.execute(sa.delete(JOBS).where(JOBS.c.id.in_(ids)))
         report.results_deleted += results.rowcount
         report.audit_rows_deleted += audit.rowcount
         report.jobs_deleted += jobs.rowcount
@@ -116,9 +109,9 @@ def apply_retention(
         pass
 
     def delete_history(connection: Connection) -> None:
-        ticks = connection.execute(sa.delete(_ticks).where(_ticks.c.tick_at < cutoff))
+        ticks = connection.execute(sa.delete(TICKS).where(TICKS.c.tick_at < cutoff))
         runs = connection.execute(
-            sa.delete(_runs).where(_runs.c.finished_at.is_not(None), _runs.c.finished_at < cutoff)
+            sa.delete(RUNS).where(RUNS.c.finished_at.is_not(None), RUNS.c.finished_at < cutoff)
         )
         report.ticks_deleted += ticks.rowcount
         report.runs_deleted += runs.rowcount
@@ -174,7 +167,7 @@ class Maintenance:
 
         def claim(connection: Connection) -> bool:
             latest = connection.execute(
-                sa.select(sa.func.max(_runs.c.started_at)).where(_runs.c.kind == MAINTENANCE_KIND)
+                sa.select(sa.func.max(RUNS.c.started_at)).where(RUNS.c.kind == MAINTENANCE_KIND)
             ).scalar_one_or_none()
             if latest is not None and latest > now - every:
                 return False

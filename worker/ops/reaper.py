@@ -18,17 +18,16 @@ import sqlalchemy as sa
 
 from statemachine.states import State
 from worker.clock import utcnow
-from worker.containers.runner import LABEL_DEPLOYMENT, LABEL_HOST, LABEL_MANAGED
-from worker.containers.standby import container_attempt
+from worker.containers.ownership import container_attempt
+from worker.containers.spec import LABEL_DEPLOYMENT, LABEL_HOST, LABEL_MANAGED
 from worker.errors import WorkerLost
 from worker.logs import get_logger
 from worker.queue.dispatch import Dispatcher
 from worker.scan.claim import Claim
 from worker.scan.outcome import OutcomePolicy, settle
 from worker.store.database import Database
-from worker.store.models import ScanJob
+from worker.store.models import JOBS
 
-_jobs = ScanJob.__table__  # type: ignore[attr-defined]
 #: Actor written in the audit rows of the reaper's transitions.
 REAPER_ACTOR = "reaper"
 #: Most expired leases taken back in one pass.
@@ -75,16 +74,16 @@ class Reaper:
         with self.db.read() as session:
             rows = session.execute(
                 sa.select(
-                    _jobs.c.id,
-                    _jobs.c.url,
-                    _jobs.c.state,
-                    _jobs.c.version,
-                    _jobs.c.attempts,
-                    _jobs.c.max_attempts,
-                    _jobs.c.priority,
-                    _jobs.c.worker_id,
+                    JOBS.c.id,
+                    JOBS.c.url,
+                    JOBS.c.state,
+                    JOBS.c.version,
+                    JOBS.c.attempts,
+                    JOBS.c.max_attempts,
+                    JOBS.c.priority,
+                    JOBS.c.worker_id,
                 )
-                .where(_jobs.c.state.in_(RUNNING), _jobs.c.lease_expires_at < now)
+                .where(JOBS.c.state.in_(RUNNING), JOBS.c.lease_expires_at < now)
                 .limit(REAP_BATCH)
             ).all()
         requeued: list[str] = []
@@ -136,8 +135,8 @@ class Reaper:
             live = {
                 (row.id, row.attempts)
                 for row in session.execute(
-                    sa.select(_jobs.c.id, _jobs.c.attempts).where(
-                        _jobs.c.id.in_(job_ids), _jobs.c.state.in_(RUNNING)
+                    sa.select(JOBS.c.id, JOBS.c.attempts).where(
+                        JOBS.c.id.in_(job_ids), JOBS.c.state.in_(RUNNING)
                     )
                 )
             }

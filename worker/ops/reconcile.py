@@ -18,9 +18,8 @@ from statemachine.states import State
 from worker.logs import get_logger
 from worker.queue.dispatch import RQDispatcher
 from worker.store.database import Database
-from worker.store.models import ScanJob
+from worker.store.models import JOBS
 
-_jobs = ScanJob.__table__  # type: ignore[attr-defined]
 #: Most jobs looked at in one pass.
 RECONCILE_BATCH = 1000
 
@@ -35,9 +34,9 @@ def reconcile(
     """Re-dispatch QUEUED jobs (unchanged for ``older_than``) with no waiting RQ job."""
     with db.read() as session:
         rows = session.execute(
-            sa.select(_jobs.c.id, _jobs.c.attempts, _jobs.c.priority, _jobs.c.available_at)
-            .where(_jobs.c.state == State.QUEUED.value, _jobs.c.updated_at < now - older_than)
-            .order_by(_jobs.c.updated_at)
+            sa.select(JOBS.c.id, JOBS.c.attempts, JOBS.c.priority, JOBS.c.available_at)
+            .where(JOBS.c.state == State.QUEUED.value, JOBS.c.updated_at < now - older_than)
+            .order_by(JOBS.c.updated_at)
             .limit(RECONCILE_BATCH)
         ).all()
     if not rows:

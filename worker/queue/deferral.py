@@ -22,9 +22,7 @@ from redis import Redis
 from statemachine.states import State
 from worker.queue.dispatch import Dispatcher
 from worker.store.database import Database
-from worker.store.models import ScanJob
-
-_jobs = ScanJob.__table__  # type: ignore[attr-defined]
+from worker.store.models import JOBS
 
 #: The marker of a pending deferral expires this much before the deferral is due, so that
 #: the deferred dispatch itself never finds it (RQ runs it at its time or later).
@@ -48,12 +46,12 @@ def due_queued_job(db: Database, job_id: str, *, now: datetime) -> DueJob | None
     with db.read() as session:
         row = session.execute(
             sa.select(
-                _jobs.c.url,
-                _jobs.c.state,
-                _jobs.c.priority,
-                _jobs.c.attempts,
-                _jobs.c.available_at,
-            ).where(_jobs.c.id == job_id)
+                JOBS.c.url,
+                JOBS.c.state,
+                JOBS.c.priority,
+                JOBS.c.attempts,
+                JOBS.c.available_at,
+            ).where(JOBS.c.id == job_id)
         ).one_or_none()
     if row is None or row.state != State.QUEUED:
         return None

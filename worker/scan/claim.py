@@ -10,20 +10,9 @@ from sqlalchemy.engine import Connection
 
 from statemachine.states import State
 from statemachine.transitions import transition
+from worker.containers.spec import Limits
 from worker.store.database import Database
-from worker.store.models import ScanJob
-
-_jobs = ScanJob.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Limits:
-    """The container limits an attempt runs under (recorded on the job)."""
-
-    timeout_ms: int
-    memory_limit_mb: int
-    cpu_limit: float
-    pids_limit: int
+from worker.store.models import JOBS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,14 +45,14 @@ def claim_job(
     def claim(connection: Connection) -> Claim | None:
         row = connection.execute(
             sa.select(
-                _jobs.c.url,
-                _jobs.c.state,
-                _jobs.c.version,
-                _jobs.c.attempts,
-                _jobs.c.max_attempts,
-                _jobs.c.priority,
-                _jobs.c.available_at,
-            ).where(_jobs.c.id == job_id)
+                JOBS.c.url,
+                JOBS.c.state,
+                JOBS.c.version,
+                JOBS.c.attempts,
+                JOBS.c.max_attempts,
+                JOBS.c.priority,
+                JOBS.c.available_at,
+            ).where(JOBS.c.id == job_id)
         ).one_or_none()
         if row is None or row.state != State.QUEUED:
             return None

@@ -22,11 +22,8 @@ from sqlalchemy.engine import Connection
 from worker.analysis.report import FetchReport
 from worker.analysis.rules import Judgement, Verdict
 from worker.store.database import Database
-from worker.store.models import ScanResult, UrlValidators
+from worker.store.models import RESULTS, VALIDATORS
 from worker.urls import normalise_url
-
-_validators = UrlValidators.__table__  # type: ignore[attr-defined]
-_results = ScanResult.__table__  # type: ignore[attr-defined]
 
 #: Longest validator kept; longer ones are not worth a header (and the fetcher caps headers).
 MAX_VALIDATOR_LENGTH = 512
@@ -63,14 +60,14 @@ def load_previous(db: Database, url: str) -> Previous | None:
     with db.read() as session:
         row = session.execute(
             sa.select(
-                _validators.c.result_id,
-                _validators.c.etag,
-                _validators.c.last_modified,
-                _results.c.verdict,
-                _results.c.score,
+                VALIDATORS.c.result_id,
+                VALIDATORS.c.etag,
+                VALIDATORS.c.last_modified,
+                RESULTS.c.verdict,
+                RESULTS.c.score,
             )
-            .join(_results, _results.c.id == _validators.c.result_id)
-            .where(_validators.c.url_key == url_key)
+            .join(RESULTS, RESULTS.c.id == VALIDATORS.c.result_id)
+            .where(VALIDATORS.c.url_key == url_key)
         ).one_or_none()
     if row is None or (row.etag is None and row.last_modified is None):
         return None
@@ -121,8 +118,8 @@ def remember(
         }
         if changed:
             connection.execute(
-                _validators.update()
-                .where(_validators.c.url_key == url_key)
+                VALIDATORS.update()
+                .where(VALIDATORS.c.url_key == url_key)
                 .values(**changed, updated_at=now)
             )
         return
@@ -130,11 +127,11 @@ def remember(
         return
     if not 200 <= report.status_code < 300:
         return
-    connection.execute(_validators.delete().where(_validators.c.url_key == url_key))
+    connection.execute(VALIDATORS.delete().where(VALIDATORS.c.url_key == url_key))
     if etag is None and last_modified is None:
         return
     connection.execute(
-        _validators.insert().values(
+        VALIDATORS.insert().values(
             url_key=url_key,
             etag=etag,
             last_modified=last_modified,

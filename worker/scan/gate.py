@@ -19,10 +19,7 @@ from worker.logs import get_logger
 from worker.queue.deferral import Deferrals, due_queued_job
 from worker.queue.ratelimit import RateLimiter
 from worker.store.database import Database
-from worker.store.models import ScanJob
 from worker.urls import url_host
-
-_jobs = ScanJob.__table__  # type: ignore[attr-defined]
 
 #: The status a target answers with when it wants fewer requests.
 TOO_MANY_REQUESTS = 429

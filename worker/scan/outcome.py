@@ -17,13 +17,7 @@ from sqlalchemy.engine import Connection
 
 from statemachine.states import State
 from statemachine.transitions import transition
-from worker.errors import (
-    ContainerCrashed,
-    ScanError,
-    ScanTimedOut,
-    TransientScanError,
-    WorkerShuttingDown,
-)
+from worker.errors import ScanError, ScanTimedOut, TransientScanError
 from worker.logs import get_logger
 from worker.queue.dispatch import Dispatcher
 from worker.scan.backoff import Backoff
@@ -48,7 +42,7 @@ class OutcomePolicy:
 
     def target(self, error: ScanError, *, attempt: int, max_attempts: int) -> State:
         """The state an attempt that raised ``error`` moves to."""
-        if isinstance(error, WorkerShuttingDown):
+        if error.requeue_at_once:
             return State.QUEUED
         retryable = isinstance(error, TransientScanError) or (
             self.retry_timeouts and isinstance(error, ScanTimedOut)
@@ -74,14 +68,15 @@ def settle(
 ) -> Settlement:
     """Record what ``error`` means for the attempt in ``claim`` (now at ``source``/``version``)."""
     target = policy.target(error, attempt=claim.attempt, max_attempts=claim.max_attempts)
-    code = error.error_code if isinstance(error, ContainerCrashed) else error.code
-    changes: dict[str, Any] = {"error_code": code, "error_message": error.message[:2000]}
-    if isinstance(error, ContainerCrashed):
-        changes.update(exit_code=error.exit_code, oom_killed=error.oom_killed)
+    code = error.stored_code
+    changes: dict[str, Any] = {
+        "error_code": code,
+        "error_message": error.message[:2000],
+        **error.job_columns(),
+    }
     delay = None
     if target is State.QUEUED:
-        shutdown = isinstance(error, WorkerShuttingDown)
-        delay = 0.0 if shutdown else policy.backoff.delay(claim.attempt)
+        delay = 0.0 if error.requeue_at_once else policy.backoff.delay(claim.attempt)
     if delay is not None:
         changes.update(available_at=now + timedelta(seconds=delay), lease_expires_at=None)
 

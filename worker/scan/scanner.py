@@ -15,10 +15,9 @@ from worker.analysis.report import FetchReport, parse_report
 from worker.analysis.rules import Judgement, judge
 from worker.clock import Clock, utcnow
 from worker.containers.engine import EngineWatch
-from worker.containers.runner import ContainerRun, Runner, RunRequest
+from worker.containers.runner import ContainerRun, Runner, RunRequest, fetcher_command
+from worker.containers.spec import Limits
 from worker.errors import (
-    ContainerKilled,
-    DockerUnavailable,
     FetchTimedOut,
     LeaseLost,
     ScanError,
@@ -27,36 +26,32 @@ from worker.errors import (
 from worker.logs import get_logger
 from worker.queue.deferral import due_queued_job
 from worker.queue.dispatch import Dispatcher
-from worker.scan.claim import Claim, Limits, claim_job
+from worker.scan.claim import Claim, claim_job
 from worker.scan.conditional import Previous, load_previous, remember, result_columns
 from worker.scan.gate import HostGate
 from worker.scan.lease import LeaseKeeper
 from worker.scan.outcome import OutcomePolicy, settle
 from worker.scan.shutdown import Shutdown
 from worker.store.database import Database
-from worker.store.models import ScanResult
-
-_results = ScanResult.__table__  # type: ignore[attr-defined]
+from worker.store.models import RESULTS
 
 #: Default length of a claim's lease; the running worker renews it every third.
 DEFAULT_LEASE_TTL = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, kw_only=True)
-class FetchOptions:
-    """The fetcher's command-line options that come from settings."""
+class FetcherArgs:
+    """The fetcher's command-line options that come from settings (``fetcher.options`` parses
+    them inside the container)."""
 
     timeout_ms: int
     max_body_bytes: int
     allowed_ports: str
     allow_networks: Sequence[str] = ()
 
-    def args(self, url: str, *, conditions: Sequence[str] = ()) -> list[str]:
-        """The container command: options first, then ``--`` and the URL (never a shell).
-
-        ``conditions`` are the options of a conditional request (``worker.scan.conditional``).
-        """
-        args = [
+    def options(self, *, conditions: Sequence[str] = ()) -> list[str]:
+        """The options, then ``conditions``: those of a conditional request (``conditional``)."""
+        options = [
             "--timeout-ms",
             str(self.timeout_ms),
             "--max-body-bytes",
@@ -65,8 +60,12 @@ class FetchOptions:
             self.allowed_ports,
         ]
         for network in self.allow_networks:
-            args += ["--allow-network", network]
-        return [*args, *conditions, "--", url]
+            options += ["--allow-network", network]
+        return [*options, *conditions]
+
+    def command(self, url: str) -> list[str]:
+        """A whole fetcher command for ``url`` (for a container run outside a scan)."""
+        return fetcher_command(self.options(), url)
 
 
 class Scanner:
@@ -80,7 +79,7 @@ class Scanner:
         dispatcher: Dispatcher,
         worker_id: str,
         limits: Limits,
-        fetch: FetchOptions,
+        fetch: FetcherArgs,
         outcomes: OutcomePolicy,
         policy: Callable[[], Policy] = Policy,
         lease_ttl: timedelta = DEFAULT_LEASE_TTL,
@@ -134,7 +133,7 @@ class Scanner:
         )
         with keeper:
             outcome = self._attempt(claim, keeper)
-        if self.engine is not None and isinstance(outcome, DockerUnavailable | ContainerKilled):
+        if self.engine is not None and isinstance(outcome, ScanError) and outcome.engine_fault:
             self.engine.trip()
         if isinstance(outcome, ScanError):
             return settle(
@@ -194,8 +193,9 @@ class Scanner:
                     job_id=claim.job_id,
                     attempt=claim.attempt,
                     worker_id=self.worker_id,
-                    args=self.fetch.args(
-                        claim.url, conditions=previous.fetch_args() if previous else ()
+                    url=claim.url,
+                    options=self.fetch.options(
+                        conditions=previous.fetch_args() if previous else ()
                     ),
                     interruption=interruption,
                 )
@@ -260,7 +260,7 @@ class Scanner:
             if moved is None:
                 return False
             inserted = connection.execute(
-                _results.insert().values(
+                RESULTS.insert().values(
                     job_id=claim.job_id,
                     attempt=claim.attempt,
                     created_at=now,

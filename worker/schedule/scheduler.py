@@ -43,15 +43,11 @@ from worker.logs import get_logger
 from worker.queue.dispatch import Dispatcher
 from worker.schedule.cron import Cron
 from worker.store.database import Database
-from worker.store.models import ScanJob, Schedule, ScheduleTick
+from worker.store.models import JOBS, SCHEDULES, TICKS, Schedule
 from worker.submit.batch import new_job_id
 from worker.telemetry.metrics import Metrics
 from worker.telemetry.runs import RunRecorder
 from worker.urls import validate_url
-
-_schedules = Schedule.__table__  # type: ignore[attr-defined]
-_ticks = ScheduleTick.__table__  # type: ignore[attr-defined]
-_jobs = ScanJob.__table__  # type: ignore[attr-defined]
 
 #: Longest the scheduler sleeps at once, so that a clock change is noticed soon.
 MAX_SLEEP_S = 60.0
@@ -177,8 +173,8 @@ class Scheduler:
 
         def write(connection: Connection) -> None:
             connection.execute(
-                _schedules.update()
-                .where(_schedules.c.id == schedule_id, _schedules.c.cron == row.cron)
+                SCHEDULES.update()
+                .where(SCHEDULES.c.id == schedule_id, SCHEDULES.c.cron == row.cron)
                 .values(error=problem, next_run_at=None)
             )
 
@@ -191,8 +187,8 @@ class Scheduler:
 
         def write(connection: Connection) -> None:
             connection.execute(
-                _schedules.update()
-                .where(_schedules.c.id == plan.schedule_id, _schedules.c.cron == row.cron)
+                SCHEDULES.update()
+                .where(SCHEDULES.c.id == plan.schedule_id, SCHEDULES.c.cron == row.cron)
                 .values(error=None, next_run_at=plan.next_tick)
             )
 
@@ -249,7 +245,7 @@ class Scheduler:
             )
 
         row = (
-            connection.execute(sa.select(_schedules).where(_schedules.c.id == plan.schedule_id))
+            connection.execute(sa.select(SCHEDULES).where(SCHEDULES.c.id == plan.schedule_id))
             .mappings()
             .one_or_none()
         )
@@ -260,8 +256,8 @@ class Scheduler:
         if Cron.parse(row["cron"]) != plan.cron:
             return result("stale")
         taken = connection.execute(
-            sa.select(_ticks.c.outcome).where(
-                _ticks.c.schedule_id == plan.schedule_id, _ticks.c.tick_at == tick_at
+            sa.select(TICKS.c.outcome).where(
+                TICKS.c.schedule_id == plan.schedule_id, TICKS.c.tick_at == tick_at
             )
         ).first()
         if taken is not None:
@@ -270,7 +266,7 @@ class Scheduler:
         previous = None
         if row["last_job_id"] is not None:
             previous = connection.execute(
-                sa.select(_jobs.c.state).where(_jobs.c.id == row["last_job_id"])
+                sa.select(JOBS.c.state).where(JOBS.c.id == row["last_job_id"])
             ).scalar_one_or_none()
         tick_row = {
             "schedule_id": plan.schedule_id,
@@ -278,12 +274,12 @@ class Scheduler:
             "replica": self.replica,
             "created_at": now,
         }
-        update = _schedules.update().where(_schedules.c.id == plan.schedule_id)
+        update = SCHEDULES.update().where(SCHEDULES.c.id == plan.schedule_id)
         if previous is not None and State(previous) not in TERMINAL:
-            connection.execute(_ticks.insert().values(**tick_row, outcome="skipped"))
+            connection.execute(TICKS.insert().values(**tick_row, outcome="skipped"))
             connection.execute(
                 update.values(
-                    skipped_ticks=_schedules.c.skipped_ticks + 1, next_run_at=plan.next_tick
+                    skipped_ticks=SCHEDULES.c.skipped_ticks + 1, next_run_at=plan.next_tick
                 )
             )
             return result("skipped")
@@ -297,7 +293,7 @@ class Scheduler:
             actor=self.actor,
             now=now,
         )
-        connection.execute(_ticks.insert().values(**tick_row, outcome="submitted", job_id=job_id))
+        connection.execute(TICKS.insert().values(**tick_row, outcome="submitted", job_id=job_id))
         connection.execute(
             update.values(last_run_at=tick_at, last_job_id=job_id, next_run_at=plan.next_tick)
         )

@@ -19,11 +19,8 @@ from worker.errors import UnknownSchedule, UsageError
 from worker.queue.dispatch import PRIORITIES
 from worker.schedule.cron import Cron
 from worker.store.database import Database
-from worker.store.models import Schedule, ScheduleTick
+from worker.store.models import SCHEDULES, TICKS, Schedule
 from worker.urls import validate_url
-
-_schedules = Schedule.__table__  # type: ignore[attr-defined]
-_ticks = ScheduleTick.__table__  # type: ignore[attr-defined]
 
 #: Random bytes in a schedule id (printed as twice as many hex digits).
 SCHEDULE_ID_BYTES = 6
@@ -67,7 +64,7 @@ def add_schedule(
     )
 
     def store(connection: Connection) -> None:
-        connection.execute(_schedules.insert().values(**schedule.model_dump()))
+        connection.execute(SCHEDULES.insert().values(**schedule.model_dump()))
 
     db.run_write(store)
     return schedule
@@ -103,8 +100,8 @@ def set_active(db: Database, schedule_id: str, *, active: bool, clock: Clock = u
 
     def write(connection: Connection) -> int:
         result = connection.execute(
-            _schedules.update()
-            .where(_schedules.c.id == schedule_id)
+            SCHEDULES.update()
+            .where(SCHEDULES.c.id == schedule_id)
             .values(active=active, updated_at=now, next_run_at=next_run_at)
         )
         return int(result.rowcount)
@@ -118,8 +115,8 @@ def remove_schedule(db: Database, schedule_id: str) -> None:
     """Delete a schedule and its tick history (the scans it submitted stay)."""
 
     def write(connection: Connection) -> int:
-        connection.execute(sa.delete(_ticks).where(_ticks.c.schedule_id == schedule_id))
-        result = connection.execute(sa.delete(_schedules).where(_schedules.c.id == schedule_id))
+        connection.execute(sa.delete(TICKS).where(TICKS.c.schedule_id == schedule_id))
+        result = connection.execute(sa.delete(SCHEDULES).where(SCHEDULES.c.id == schedule_id))
         return int(result.rowcount)
 
     if db.run_write(write) != 1:

@@ -1,79 +1,18 @@
-"""The database tables: scan jobs, their results, and the audit trail of every transition."""
+"""The worker's tables: results, URL validators, schedules and their ticks, run records.
+
+The job and audit tables belong to the state machine (``statemachine.tables``) and are
+re-exported here with the rest, so that one import names every table scanbox has.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from statemachine.states import State
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """A timestamp stored as naive UTC and read back timezone-aware, on every backend."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; scanbox stores UTC-aware times only")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-def _timestamp(*, nullable: bool = True, index: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
-
-
-class ScanJob(SQLModel, table=True):
-    """One URL to scan, and where its scan is. Written only through ``statemachine``."""
-
-    __tablename__ = "scan_jobs"
-    __table_args__ = (
-        sa.Index("ix_scan_jobs_state_created", "state", "created_at"),
-        sa.Index("ix_scan_jobs_url_key_created", "url_key", "created_at"),
-    )
-
-    id: str = Field(primary_key=True, max_length=32)
-    url: str
-    #: The normalised URL (``worker.urls.normalise_url``): what deduplication matches on.
-    url_key: str | None = None
-    state: State = Field(sa_column=Column(sa.String(16), nullable=False))
-    #: Bumped by every write; the optimistic lock every transition checks.
-    version: int = 1
-    #: Attempts claimed so far (the current one included).
-    attempts: int = 0
-    max_attempts: int = 3
-    priority: str = Field(default="normal", max_length=8)
-    created_at: datetime = _timestamp(nullable=False)
-    updated_at: datetime = _timestamp(nullable=False)
-    #: When the current attempt was claimed.
-    started_at: datetime | None = _timestamp()
-    #: When the job reached its terminal state.
-    finished_at: datetime | None = _timestamp()
-    #: Not to be claimed before this time (retry backoff).
-    available_at: datetime | None = _timestamp()
-    #: A claim whose lease has passed belongs to a worker that is gone.
-    lease_expires_at: datetime | None = _timestamp()
-    worker_id: str | None = None
-    container_id: str | None = None
-    exit_code: int | None = None
-    oom_killed: bool | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    #: The limits the latest attempt ran under.
-    timeout_ms: int | None = None
-    memory_limit_mb: int | None = None
-    cpu_limit: float | None = None
-    pids_limit: int | None = None
+from statemachine.tables import AUDIT, JOBS, AuditLog, ScanJob, UTCDateTime, table_of, timestamp
 
 
 class ScanResult(SQLModel, table=True):
@@ -85,7 +24,7 @@ class ScanResult(SQLModel, table=True):
     #: Unique: a job has at most one result, whatever retries or races happen.
     job_id: str = Field(foreign_key="scan_jobs.id", unique=True, max_length=32)
     attempt: int
-    created_at: datetime = _timestamp(nullable=False)
+    created_at: datetime = timestamp(nullable=False)
     status_code: int | None = None
     final_url: str | None = None
     title: str | None = None
@@ -117,23 +56,7 @@ class UrlValidators(SQLModel, table=True):
     #: The result holding the content these validators stand for; a 304 points to it.
     result_id: int
     job_id: str = Field(max_length=32)
-    updated_at: datetime = _timestamp(nullable=False)
-
-
-class AuditLog(SQLModel, table=True):
-    """One row per state transition: who moved which job from where to where, and when."""
-
-    __tablename__ = "audit_logs"
-
-    id: int | None = Field(default=None, primary_key=True)
-    job_id: str = Field(index=True, max_length=32)
-    from_state: str | None = Field(default=None, max_length=16)
-    to_state: str = Field(max_length=16)
-    #: The job's version after this transition.
-    version: int
-    actor: str
-    at: datetime = _timestamp(nullable=False)
-    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    updated_at: datetime = timestamp(nullable=False)
 
 
 class Schedule(SQLModel, table=True):
@@ -149,13 +72,13 @@ class Schedule(SQLModel, table=True):
     active: bool = True
     #: Queue priority of the scans this schedule submits.
     priority: str = Field(default="normal", max_length=8)
-    created_at: datetime = _timestamp(nullable=False)
-    updated_at: datetime = _timestamp(nullable=False)
+    created_at: datetime = timestamp(nullable=False)
+    updated_at: datetime = timestamp(nullable=False)
     #: The tick of the latest scan this schedule submitted, and that scan's job.
-    last_run_at: datetime | None = _timestamp()
+    last_run_at: datetime | None = timestamp()
     last_job_id: str | None = Field(default=None, max_length=32)
     #: The next tick the schedulers will fire (informational: ticks follow ``cron``).
-    next_run_at: datetime | None = _timestamp()
+    next_run_at: datetime | None = timestamp()
     #: Ticks skipped because the previous scan was not finished yet.
     skipped_ticks: int = 0
     #: Why the schedulers skip this schedule (an invalid cron expression), until it is fixed.
@@ -174,7 +97,7 @@ class ScheduleTick(SQLModel, table=True):
     job_id: str | None = Field(default=None, max_length=32)
     #: The scheduler replica that fired the tick.
     replica: str
-    created_at: datetime = _timestamp(nullable=False)
+    created_at: datetime = timestamp(nullable=False)
 
 
 class RunRecord(SQLModel, table=True):
@@ -192,10 +115,10 @@ class RunRecord(SQLModel, table=True):
     group_id: str | None = Field(default=None, index=True, max_length=32)
     #: ``running``, ``finished`` or ``crashed`` (the process ended on an unexpected error).
     status: str = Field(default="running", max_length=16)
-    started_at: datetime = _timestamp(nullable=False)
+    started_at: datetime = timestamp(nullable=False)
     #: When the counts were last written (the run writes them every few seconds).
-    updated_at: datetime = _timestamp(nullable=False)
-    finished_at: datetime | None = _timestamp()
+    updated_at: datetime = timestamp(nullable=False)
+    finished_at: datetime | None = timestamp()
     #: Jobs (or ticks) this run took on, and how each ended.
     processed: int = 0
     succeeded: int = 0
@@ -207,3 +130,29 @@ class RunRecord(SQLModel, table=True):
     #: A drain's limit: the most jobs the run's group may process (``--max-jobs``).
     job_limit: int | None = None
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+#: Typed tables, for statements built by hand.
+RESULTS = table_of(ScanResult)
+VALIDATORS = table_of(UrlValidators)
+SCHEDULES = table_of(Schedule)
+TICKS = table_of(ScheduleTick)
+RUNS = table_of(RunRecord)
+
+__all__ = [
+    "AUDIT",
+    "JOBS",
+    "RESULTS",
+    "RUNS",
+    "SCHEDULES",
+    "TICKS",
+    "VALIDATORS",
+    "AuditLog",
+    "RunRecord",
+    "ScanJob",
+    "ScanResult",
+    "Schedule",
+    "ScheduleTick",
+    "UTCDateTime",
+    "UrlValidators",
+]

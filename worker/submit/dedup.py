@@ -10,9 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from statemachine.states import State
-from worker.store.models import ScanJob
-
-_jobs = ScanJob.__table__  # type: ignore[attr-defined]
+from worker.store.models import JOBS
 
 #: Jobs a new submission is never folded into: they ended without a result worth repeating.
 NOT_REUSED = frozenset({State.FAILED, State.TIMED_OUT, State.DISCARDED})
@@ -40,10 +38,10 @@ def recent_jobs(
     found: dict[str, tuple[datetime, ExistingJob]] = {}
     for start in range(0, len(keys), LOOKUP_CHUNK):
         rows = connection.execute(
-            sa.select(_jobs.c.id, _jobs.c.url_key, _jobs.c.state, _jobs.c.created_at).where(
-                _jobs.c.url_key.in_(keys[start : start + LOOKUP_CHUNK]),
-                _jobs.c.created_at >= since,
-                _jobs.c.state.not_in([state.value for state in NOT_REUSED]),
+            sa.select(JOBS.c.id, JOBS.c.url_key, JOBS.c.state, JOBS.c.created_at).where(
+                JOBS.c.url_key.in_(keys[start : start + LOOKUP_CHUNK]),
+                JOBS.c.created_at >= since,
+                JOBS.c.state.not_in([state.value for state in NOT_REUSED]),
             )
         )
         for row in rows:

@@ -26,11 +26,9 @@ from worker.logs import get_logger
 from worker.queue.dispatch import queue_names
 from worker.settings import Settings
 from worker.store.database import Database
-from worker.store.models import AuditLog
+from worker.store.models import AUDIT
 from worker.telemetry.metrics import Metrics, MetricsServer, metrics_endpoint
 from worker.telemetry.runs import RunRecorder, scan_outcome
-
-_audit = AuditLog.__table__  # type: ignore[attr-defined]
 
 
 class ScanRunner(Protocol):
@@ -45,9 +43,9 @@ def transitions_by(
 ) -> list[tuple[str | None, str]]:
     """The ``(from, to)`` transitions ``actor`` wrote for ``job_id`` from ``since`` on."""
     query = (
-        sa.select(_audit.c.from_state, _audit.c.to_state)
-        .where(_audit.c.job_id == job_id, _audit.c.actor == actor, _audit.c.at >= since)
-        .order_by(_audit.c.id)
+        sa.select(AUDIT.c.from_state, AUDIT.c.to_state)
+        .where(AUDIT.c.job_id == job_id, AUDIT.c.actor == actor, AUDIT.c.at >= since)
+        .order_by(AUDIT.c.id)
     )
     with db.read() as session:
         return [(row.from_state, row.to_state) for row in session.connection().execute(query)]

@@ -25,7 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from redis import Redis
 
-from worker.containers.runner import LABEL_MANAGED
+from worker.containers.spec import LABEL_MANAGED
 from worker.errors import ScanboxError
 from worker.logs import get_logger
 from worker.store import queries

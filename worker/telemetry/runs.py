@@ -24,9 +24,7 @@ from worker.clock import Clock
 from worker.errors import ScanboxError
 from worker.logs import get_logger
 from worker.store.database import Database
-from worker.store.models import RunRecord
-
-_runs = RunRecord.__table__  # type: ignore[attr-defined]
+from worker.store.models import RUNS
 
 #: How one piece of work ended, as counted in a run record.
 Outcome = Literal["succeeded", "failed", "skipped", "retried"]
@@ -121,7 +119,7 @@ class RunRecorder:
             "updated_at": now,
             "detail": self.detail or None,
         }
-        connection.execute(_runs.insert().values(**values))
+        connection.execute(RUNS.insert().values(**values))
         self._flushed_at = now
 
     def count(self, outcome: Outcome, *, busy_ms: float = 0.0) -> None:
@@ -146,7 +144,7 @@ class RunRecorder:
             values.update(status=status, finished_at=now)
 
         def write(connection: Connection) -> None:
-            connection.execute(sa.update(_runs).where(_runs.c.id == self.id).values(**values))
+            connection.execute(sa.update(RUNS).where(RUNS.c.id == self.id).values(**values))
 
         try:
             self.db.run_write(write)
@@ -192,7 +190,7 @@ def group_summary(db: Database, group_id: str) -> GroupSummary:
     """Add up the run records of ``group_id``."""
     with db.read() as session:
         rows = list(
-            session.connection().execute(sa.select(_runs).where(_runs.c.group_id == group_id))
+            session.connection().execute(sa.select(RUNS).where(RUNS.c.group_id == group_id))
         )
     counts = RunCounts()
     for row in rows:

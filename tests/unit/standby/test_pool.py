@@ -8,15 +8,18 @@ import pytest
 
 from tests.services import poll
 from tests.unit.standby.fakes import FakeDockerClient
-from worker.containers.runner import (
+from worker.containers.ownership import MAX_AGE_S
+from worker.containers.spec import (
     LABEL_DEPLOYMENT,
     LABEL_HOST,
     LABEL_JOB,
     LABEL_MANAGED,
+    LABEL_STANDBY,
     LABEL_WORKER,
+    STANDBY_PREFIX,
+    ContainerSpec,
 )
-from worker.containers.spec import ContainerSpec
-from worker.containers.standby import LABEL_STANDBY, MAX_AGE_S, STANDBY_PREFIX, StandbyPool
+from worker.containers.standby import StandbyPool
 
 SPEC = ContainerSpec(
     image="scanbox-fetcher:test",

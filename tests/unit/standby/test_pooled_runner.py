@@ -13,7 +13,7 @@ from tests.support import FakeRunner
 from tests.unit.standby.fakes import FakeContainer, FakeDockerClient, frame
 from tests.unit.standby.test_pool import SPEC
 from worker.containers.attach import STDERR, STDOUT
-from worker.containers.pooled import URL_STDIN, PooledRunner, split_url
+from worker.containers.pooled import URL_STDIN, PooledRunner
 from worker.containers.runner import RunRequest
 from worker.containers.standby import StandbyPool
 from worker.errors import (
@@ -31,10 +31,9 @@ def test_the_stdin_option_is_the_fetchers() -> None:
     assert URL_STDIN == FETCHER_URL_STDIN
 
 
-def test_split_url() -> None:
-    assert split_url([*OPTIONS, "--", URL]) == (OPTIONS, URL)
-    assert split_url([URL]) is None
-    assert split_url([*OPTIONS, URL]) is None
+def test_the_command_puts_the_url_after_the_options() -> None:
+    assert request().command == [*OPTIONS, "--", URL]
+    assert RunRequest(job_id=JOB, attempt=1, worker_id="w", url=URL).command == ["--", URL]
 
 
 Engine = Callable[[FakeContainer, bytes], None]
@@ -90,8 +89,8 @@ def setup() -> Iterator[tuple[FakeDockerClient, PooledRunner, FakeRunner]]:
     assert all(container.removed for container in client.api.containers.values())
 
 
-def request(args: list[str] | None = None) -> RunRequest:
-    return RunRequest(job_id=JOB, attempt=2, worker_id="w", args=args or [*OPTIONS, "--", URL])
+def request(options: list[str] | None = None) -> RunRequest:
+    return RunRequest(job_id=JOB, attempt=2, worker_id="w", url=URL, options=options or OPTIONS)
 
 
 def test_the_url_goes_in_on_stdin_and_the_report_line_comes_out(
@@ -121,10 +120,10 @@ def test_other_options_run_on_the_fallback(
 ) -> None:
     client, runner, fallback = setup
     fallback.behaviours.append(b"from the fallback")
-    args = ["--if-none-match", '"x"', *OPTIONS, "--", URL]
-    run = runner.run(request(args))
+    options = ["--if-none-match", '"x"', *OPTIONS]
+    run = runner.run(request(options))
     assert run.stdout == b"from the fallback"
-    assert [list(sent.args) for sent in fallback.requests] == [args]
+    assert [sent.command for sent in fallback.requests] == [[*options, "--", URL]]
     assert client.containers.created == 0
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from worker.containers.runner import LABEL_ATTEMPT, LABEL_JOB, LABEL_MANAGED
-from worker.containers.standby import LABEL_STANDBY, MAX_AGE_S, container_attempt
+from worker.containers.ownership import MAX_AGE_S, container_attempt
+from worker.containers.spec import LABEL_ATTEMPT, LABEL_JOB, LABEL_MANAGED, LABEL_STANDBY
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 JOB = "b" * 32
