@@ -24,7 +24,7 @@ from tests.integration.conftest import scanbox_containers, settings_from
 from tests.integration.test_pipeline import _submit
 from tests.services import free_port, poll, worker_processes
 from tests.sites import serve
-from worker.app.services import open_database
+from worker.app.database import open_database
 from worker.containers.spec import LABEL_ATTEMPT, LABEL_DEPLOYMENT, LABEL_JOB, LABEL_MANAGED
 from worker.logs import JOB_FIELDS
 from worker.store import queries

@@ -26,7 +26,7 @@ from statemachine.states import TERMINAL, State
 from tests.integration.conftest import settings_from
 from tests.services import WorkerProcesses, free_port, poll, worker_processes
 from tests.sites import serve
-from worker.app.services import open_database
+from worker.app.database import open_database
 from worker.store.database import Database
 from worker.store.models import SCHEDULES, AuditLog, RunRecord, ScanJob, Schedule, ScheduleTick
 

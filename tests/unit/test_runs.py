@@ -8,11 +8,12 @@ from rich.console import Console
 
 from statemachine.states import State
 from tests.clocks import ManualClock
+from worker.cli.stats_views import render, snapshot_dict, watch
 from worker.schedule.schedules import add_schedule
 from worker.store.database import Database
 from worker.store.models import RunRecord
 from worker.telemetry.runs import RunRecorder, scan_outcome
-from worker.telemetry.stats import render, snapshot_dict, take_snapshot, watch
+from worker.telemetry.stats import take_snapshot
 
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -104,7 +105,7 @@ def test_stats_show_states_runs_drains_and_schedules(db: Database) -> None:
     finished.finish()
     add_schedule(db, url="http://127.0.0.1/", cron="* * * * *", clock=clock)
     add_schedule(db, url="http://127.0.0.1/", cron="* * * * *", active=False, clock=clock)
-    snapshot = take_snapshot(db, clock=clock)
+    snapshot = take_snapshot(db, limit=10, clock=clock)
     data = snapshot_dict(snapshot)
     assert data["states"]["QUEUED"] == 0
     assert sorted((run["name"], run["kind"], run["status"]) for run in data["runs"]) == [
@@ -131,7 +132,7 @@ def test_watch_redraws_until_told_to_stop(db: Database) -> None:
 
     def take() -> object:
         taken.append(clock.advance(seconds=1))
-        return take_snapshot(db, clock=clock)
+        return take_snapshot(db, limit=10, clock=clock)
 
     console = Console(record=True, width=120, force_terminal=False)
     shown = watch(take, console=console, every_s=0.5, iterations=3, sleep=sleeps.append)  # type: ignore[arg-type]

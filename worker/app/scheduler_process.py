@@ -17,13 +17,13 @@ import docker.errors
 import requests.exceptions
 from redis import Redis
 
-from worker.app.services import dispatcher, open_database, open_docker, open_redis, outcome_policy
+from worker.app.database import open_database
+from worker.app.services import build_reaper, dispatcher, new_process_id, open_docker, open_redis
 from worker.clock import utcnow
 from worker.logs import configure_logging, get_logger
 from worker.ops.maintenance import ContainerSweep, Maintenance
-from worker.ops.reaper import Reaper
 from worker.queue.dispatch import queue_names
-from worker.schedule.scheduler import Scheduler, new_replica_id
+from worker.schedule.scheduler import Scheduler
 from worker.settings import Settings
 from worker.store.database import Database
 from worker.telemetry.metrics import Metrics, MetricsServer, metrics_endpoint
@@ -42,12 +42,8 @@ def maintenance_from(
     retention = timedelta(days=settings.retention_days) if settings.retention_days else None
     sweep: ContainerSweep | None = None
     if docker_client is not None:
-        sweep = Reaper(
-            db=db,
-            dispatcher=dispatcher(settings, redis),
-            outcomes=outcome_policy(settings),
-            deployment=settings.deployment,
-            docker_client=docker_client,
+        sweep = build_reaper(
+            settings, db=db, redis=redis, docker_client=docker_client
         ).reap_containers
     return Maintenance(db=db, clock=utcnow, retention=retention, sweep=sweep)
 
@@ -82,7 +78,7 @@ def periodic_maintenance(
 def run_scheduler_process(settings: Settings, *, stop: threading.Event | None = None) -> RunCounts:
     """Run one scheduler replica until SIGTERM/SIGINT (or ``stop``); return its counts."""
     configure_logging(fmt=settings.log_format, level=settings.log_level)
-    replica = new_replica_id()
+    replica = new_process_id()
     stop = stop or threading.Event()
     db = open_database(settings)
     db.create_schema()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import secrets
 import socket
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,6 +20,7 @@ from worker.containers.pooled import URL_STDIN, PooledRunner
 from worker.containers.runner import DockerRunner, Runner
 from worker.containers.spec import ContainerSpec
 from worker.containers.standby import StandbyPool
+from worker.ops.reaper import Reaper
 from worker.queue.deferral import RedisDeferrals
 from worker.queue.dispatch import RQDispatcher
 from worker.queue.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
@@ -35,14 +38,9 @@ TASK_TIMEOUT_MARGIN_S = 120
 DOCKER_API_TIMEOUT_S = 60
 
 
-def open_database(settings: Settings) -> Database:
-    """The database named by ``TURSO_CONNECTION_URL`` (with ``TURSO_AUTH_TOKEN`` for libSQL)."""
-    token = settings.turso_auth_token
-    return Database(
-        url=settings.turso_connection_url,
-        busy_timeout_ms=settings.database_busy_timeout_ms,
-        auth_token=None if token is None else token.get_secret_value(),
-    )
+def new_process_id() -> str:
+    """A unique name for one worker or scheduler process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(3)}"
 
 
 def open_redis(settings: Settings) -> Redis:
@@ -80,6 +78,23 @@ def container_spec(settings: Settings) -> ContainerSpec:
         init=settings.container_init,
         output_limit_bytes=settings.output_limit_bytes,
         deployment=settings.deployment,
+    )
+
+
+def build_reaper(
+    settings: Settings,
+    *,
+    db: Database,
+    redis: Redis,
+    docker_client: docker.DockerClient | None,
+) -> Reaper:
+    """The reaper of this deployment's expired leases and stray containers."""
+    return Reaper(
+        db=db,
+        dispatcher=dispatcher(settings, redis),
+        outcomes=outcome_policy(settings),
+        deployment=settings.deployment,
+        docker_client=docker_client,
     )
 
 

@@ -28,19 +28,19 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from worker import task
+from worker.app.database import open_database
 from worker.app.drain import BudgetedWorker, JobBudget
 from worker.app.services import (
+    build_reaper,
     build_scanner,
     dispatcher,
-    open_database,
+    new_process_id,
     open_docker,
     open_redis,
-    outcome_policy,
 )
 from worker.clock import utcnow
 from worker.logs import configure_logging, get_logger
 from worker.ops.housekeeping import Housekeeper
-from worker.ops.reaper import Reaper
 from worker.queue.dispatch import queue_names
 from worker.scan.shutdown import Shutdown
 from worker.settings import Settings
@@ -66,11 +66,6 @@ class WorkerOptions:
 
 #: RQ blocks on a dequeue for ``worker_ttl`` less this many seconds.
 RQ_DEQUEUE_MARGIN_S = 15
-
-
-def new_worker_id() -> str:
-    """A unique name for one worker process: host, pid and a random suffix."""
-    return f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(3)}"
 
 
 class ScanWorker(BudgetedWorker):
@@ -112,7 +107,7 @@ def run_worker_process(
 ) -> bool:
     """Run worker process number ``index`` until it stops; return whether it ran any job."""
     configure_logging(fmt=settings.log_format, level=settings.log_level)
-    worker_id = new_worker_id()
+    worker_id = new_process_id()
     log = get_logger(worker=worker_id)
     redis_client = open_redis(settings)
     db = open_database(settings)
@@ -120,13 +115,7 @@ def run_worker_process(
     docker_client = open_docker()
     shutdown = Shutdown(grace_s=settings.shutdown_grace_ms / 1000)
     rq_dispatcher = dispatcher(settings, redis_client)
-    reaper = Reaper(
-        db=db,
-        dispatcher=rq_dispatcher,
-        outcomes=outcome_policy(settings),
-        deployment=settings.deployment,
-        docker_client=docker_client,
-    )
+    reaper = build_reaper(settings, db=db, redis=redis_client, docker_client=docker_client)
     removed = reaper.reap_containers(host=socket.gethostname())
     if removed:
         log.info("orphans_removed_at_start", containers=removed)

@@ -9,12 +9,11 @@ benchmark serves its page. The per-host rate limit is off for its workers.
 from __future__ import annotations
 
 import os
-import platform
 import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,120 +21,31 @@ from typing import Any
 import docker
 from redis import Redis
 
-from worker.app.services import (
-    container_spec,
-    dispatcher,
-    fetcher_args,
-    open_database,
-    open_docker,
-    open_redis,
-)
+from worker.app.database import open_database
+from worker.app.services import container_spec, dispatcher, fetcher_args, open_docker, open_redis
 from worker.bench import baseline, footprint, pipeline
+from worker.bench import results as shape
+from worker.bench.options import BenchOptions, bench_environment, bench_settings
 from worker.bench.site import serve_page
 from worker.bench.stats import summarize
 from worker.bench.submit_rate import measure_submit_rate
 from worker.errors import BenchmarkFailed, ConfigurationError
 from worker.settings import Settings
 
-#: Scans on each side, by default: about a minute in all on two cores.
-DEFAULT_COUNT = 20
-#: Bare containers at a time, and worker processes, for the throughput comparison.
-DEFAULT_CONCURRENCY = 4
-DEFAULT_WORKERS = 4
-#: Single submits measured, and the batch size of the batched ones.
-DEFAULT_SUBMIT_COUNT = 1000
-DEFAULT_BATCH_SIZE = 100
-#: Where ``scanbox bench`` writes its figures unless told.
-DEFAULT_OUTPUT = Path("scanbox-bench.json")
 #: Runs on each side before measuring (page cache, connections, imports).
 WARMUP_RUNS = 2
+
 #: Containers whose peak memory is measured.
 FOOTPRINT_SAMPLES = 3
-#: The only network the benchmark's fetchers may reach: its own loopback page.
-LOOPBACK = "127.0.0.0/8"
+
 #: Turns the two sides take at the concurrent measure, so that a change of load on the
 #: machine falls on both.
 ROUNDS = 2
+
 #: How long one phase may wait for its scans.
 SCAN_TIMEOUT_S = 300.0
 
-
-@dataclass(frozen=True, kw_only=True)
-class BenchOptions:
-    """How much to measure."""
-
-    count: int = DEFAULT_COUNT
-    concurrency: int = DEFAULT_CONCURRENCY
-    workers: int = DEFAULT_WORKERS
-    submit_count: int = DEFAULT_SUBMIT_COUNT
-    batch_size: int = DEFAULT_BATCH_SIZE
-
-
 Progress = Callable[[str], None]
-
-
-def bench_environment(*, database: Path, queue: str, redis_url: str) -> dict[str, str]:
-    """The settings the benchmark's worker processes run with, on top of the caller's."""
-    return {
-        "TURSO_CONNECTION_URL": f"file:{database}",
-        "QUEUE_NAME": queue,
-        "REDIS_URL": redis_url,
-        "FETCHER_NETWORK": "host",
-        "FETCHER_ALLOW_NETWORKS": LOOPBACK,
-        "FETCHER_ALLOWED_PORTS": "any",
-        # Every scan of the benchmark goes to one host: the per-host rate limit, a policy and
-        # not a cost, would measure itself instead of the pipeline.
-        "HOST_RATE_LIMIT": "0",
-    }
-
-
-def bench_settings(settings: Settings, environment: dict[str, str]) -> Settings:
-    """``settings`` as the workers started with ``environment`` read them."""
-    values = settings.model_dump() | {name.lower(): value for name, value in environment.items()}
-    return Settings.model_validate(values)
-
-
-def _machine(client: docker.DockerClient) -> dict[str, Any]:
-    info = client.info()
-    return {
-        "cpus": os.cpu_count(),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "docker": info.get("ServerVersion"),
-        "cgroup": info.get("CgroupVersion"),
-        "storage_driver": info.get("Driver"),
-    }
-
-
-def _summary(values: list[float | None]) -> dict[str, Any] | None:
-    present = [value for value in values if value is not None]
-    return summarize(present).as_dict() if present else None
-
-
-def _bare_results(runs: list[baseline.BareRun]) -> dict[str, Any]:
-    if any(run.exit_code != 0 for run in runs):
-        raise BenchmarkFailed("a bare fetcher container exited with an error")
-    steps = ("create_ms", "start_ms", "wait_ms", "logs_ms", "remove_ms")
-    return {
-        "latency": _summary([run.total_ms for run in runs]),
-        "steps_p50_ms": {
-            step: summarize([getattr(run, step) for run in runs]).p50_ms for step in steps
-        },
-        "fetcher_startup": _summary([run.startup_ms for run in runs]),
-    }
-
-
-def _scan_results(timings: list[pipeline.ScanTiming]) -> dict[str, Any]:
-    stages = ("pickup_ms", "fetching_ms", "analyzing_ms")
-    return {
-        "latency": _summary([timing.latency_ms for timing in timings]),
-        "stages_p50_ms": {
-            stage: summarize([getattr(timing, stage) for timing in timings]).p50_ms
-            for stage in stages
-        },
-        "runner": _summary([timing.runner_ms for timing in timings]),
-        "fetcher_startup": _summary([timing.startup_ms for timing in timings]),
-    }
 
 
 def run_benchmark(
@@ -241,13 +151,13 @@ def _measure(
             raise BenchmarkFailed(f"{error} (worker log: {_tail(log_path)})") from error
     results: dict[str, Any] = {
         "baseline": {
-            "sequential": _bare_results(bare_runs),
-            "concurrent": _bare_results(bare_batch) | _throughput(count, bare_wall_s),
+            "sequential": shape.bare_results(bare_runs),
+            "concurrent": shape.bare_results(bare_batch) | shape.throughput(count, bare_wall_s),
         },
         "scanbox": {
-            "sequential": _scan_results([pipeline.scan_timing(db, job) for job in scans]),
-            "concurrent": _scan_results([pipeline.scan_timing(db, job) for job in batch])
-            | _throughput(count, scan_wall_s),
+            "sequential": shape.scan_results([pipeline.scan_timing(db, job) for job in scans]),
+            "concurrent": shape.scan_results([pipeline.scan_timing(db, job) for job in batch])
+            | shape.throughput(count, scan_wall_s),
         },
     }
     db.dispose()
@@ -268,7 +178,7 @@ def _measure(
     }
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _machine(client)
+        "machine": shape.machine(client)
         | {"load_average_1m": {"start": load_at_start, "end": os.getloadavg()[0]}},
         "options": asdict(options),
         "settings": {
@@ -284,10 +194,6 @@ def _measure(
         },
         **results,
     }
-
-
-def _throughput(count: int, wall_s: float) -> dict[str, float]:
-    return {"wall_s": round(wall_s, 3), "throughput_per_s": round(count / wall_s, 2)}
 
 
 def _submit_rate(

@@ -26,7 +26,7 @@ _STATE_STYLE = {
 _VERDICT_STYLE = {"benign": "green", "suspicious": "yellow", "malicious": "bold red"}
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
@@ -49,7 +49,7 @@ def result_dict(result: ScanResult | None, *, full: bool = False) -> dict[str, A
         "fetch_error": result.fetch_error,
         "attempt": result.attempt,
         "duration_ms": result.duration_ms,
-        "created_at": _iso(result.created_at),
+        "created_at": iso(result.created_at),
         "not_modified": result.not_modified,
         "previous_result_id": result.previous_result_id,
     }
@@ -68,10 +68,10 @@ def job_dict(job: ScanJob, result: ScanResult | None) -> dict[str, Any]:
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "priority": job.priority,
-        "created_at": _iso(job.created_at),
-        "updated_at": _iso(job.updated_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
         "worker_id": job.worker_id,
         "container_id": job.container_id,
         "exit_code": job.exit_code,
@@ -96,7 +96,7 @@ def audit_dict(row: AuditLog) -> dict[str, Any]:
         "to": row.to_state,
         "version": row.version,
         "actor": row.actor,
-        "at": _iso(row.at),
+        "at": iso(row.at),
         "detail": row.detail,
     }
 
@@ -116,7 +116,7 @@ def jobs_table(jobs: list[ScanJob]) -> Table:
             job.id,
             state_text(str(job.state)),
             f"{job.attempts}/{job.max_attempts}",
-            _iso(job.created_at) or "",
+            iso(job.created_at) or "",
             job.url,
         )
     return table
@@ -143,7 +143,7 @@ def _facts(job: ScanJob, result: ScanResult | None, previous: ScanResult | None)
         if result.not_modified:
             source = f"result {result.previous_result_id}"
             if previous is not None:
-                source += f" of job {previous.job_id}, {_iso(previous.created_at)}"
+                source += f" of job {previous.job_id}, {iso(previous.created_at)}"
             facts.add_row("not modified", f"the target answered 304: same content as {source}")
         facts.add_row("status", str(result.status_code) if result.status_code else "-")
         facts.add_row("final url", result.final_url or "-")
@@ -177,7 +177,7 @@ def job_panel(
         trail.add_column(column, no_wrap=True)
     for row in audit:
         trail.add_row(
-            _iso(row.at) or "",
+            iso(row.at) or "",
             row.from_state or "-",
             state_text(row.to_state),
             str(row.version),
@@ -195,11 +195,11 @@ def schedule_dict(schedule: Schedule) -> dict[str, Any]:
         "cron": schedule.cron,
         "active": schedule.active,
         "priority": schedule.priority,
-        "created_at": _iso(schedule.created_at),
-        "updated_at": _iso(schedule.updated_at),
-        "last_run_at": _iso(schedule.last_run_at),
+        "created_at": iso(schedule.created_at),
+        "updated_at": iso(schedule.updated_at),
+        "last_run_at": iso(schedule.last_run_at),
         "last_job_id": schedule.last_job_id,
-        "next_run_at": _iso(schedule.next_run_at),
+        "next_run_at": iso(schedule.next_run_at),
         "skipped_ticks": schedule.skipped_ticks,
         "error": schedule.error,
     }
@@ -217,8 +217,8 @@ def schedules_table(schedules: list[Schedule]) -> Table:
             "yes" if schedule.active else "no",
             Text(f"error: {schedule.error}", style="red")
             if schedule.error
-            else (_iso(schedule.next_run_at) or "-"),
-            _iso(schedule.last_run_at) or "-",
+            else (iso(schedule.next_run_at) or "-"),
+            iso(schedule.last_run_at) or "-",
             str(schedule.skipped_ticks),
             schedule.url,
         )

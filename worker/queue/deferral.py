@@ -13,51 +13,15 @@ the job goes through.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
-import sqlalchemy as sa
 from redis import Redis
 
-from statemachine.states import State
 from worker.queue.dispatch import Dispatcher
-from worker.store.database import Database
-from worker.store.models import JOBS
 
 #: The marker of a pending deferral expires this much before the deferral is due, so that
 #: the deferred dispatch itself never finds it (RQ runs it at its time or later).
 EARLY_MARGIN_S = 0.5
-
-
-class DueJob(NamedTuple):
-    """What putting a queued job back to sleep needs to know of it."""
-
-    url: str
-    priority: str
-    #: The next attempt is ``attempts + 1``.
-    attempts: int
-
-
-def due_queued_job(db: Database, job_id: str, *, now: datetime) -> DueJob | None:
-    """``job_id`` if it is QUEUED and due at ``now``; ``None`` if it is not ours to defer.
-
-    A job in retry backoff is not due: its delayed dispatch is still to come.
-    """
-    with db.read() as session:
-        row = session.execute(
-            sa.select(
-                JOBS.c.url,
-                JOBS.c.state,
-                JOBS.c.priority,
-                JOBS.c.attempts,
-                JOBS.c.available_at,
-            ).where(JOBS.c.id == job_id)
-        ).one_or_none()
-    if row is None or row.state != State.QUEUED:
-        return None
-    if row.available_at is not None and row.available_at > now:
-        return None
-    return DueJob(url=row.url, priority=row.priority, attempts=row.attempts)
 
 
 class Deferrals(Protocol):

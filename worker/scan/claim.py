@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from statemachine.states import State
 from statemachine.transitions import transition
 from worker.containers.spec import Limits
 from worker.store.database import Database
-from worker.store.models import JOBS
+from worker.store.jobs import due_job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,20 +42,8 @@ def claim_job(
     """
 
     def claim(connection: Connection) -> Claim | None:
-        row = connection.execute(
-            sa.select(
-                JOBS.c.url,
-                JOBS.c.state,
-                JOBS.c.version,
-                JOBS.c.attempts,
-                JOBS.c.max_attempts,
-                JOBS.c.priority,
-                JOBS.c.available_at,
-            ).where(JOBS.c.id == job_id)
-        ).one_or_none()
-        if row is None or row.state != State.QUEUED:
-            return None
-        if row.available_at is not None and row.available_at > now:
+        row = due_job(connection, job_id, now=now)
+        if row is None:
             return None
         attempt = row.attempts + 1
         version = transition(

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from worker.analysis.report import FetchReport
 from worker.analysis.rules import Judgement, Verdict
 from worker.store.database import Database
-from worker.store.models import RESULTS, VALIDATORS
+from worker.store.validators import find_validators, replace_validators, update_validators
 from worker.urls import normalise_url
 
 #: Longest validator kept; longer ones are not worth a header (and the fetcher caps headers).
@@ -58,26 +57,16 @@ def load_previous(db: Database, url: str) -> Previous | None:
     """The validators kept for ``url`` and the verdict of their result, if both still exist."""
     url_key = normalise_url(url)
     with db.read() as session:
-        row = session.execute(
-            sa.select(
-                VALIDATORS.c.result_id,
-                VALIDATORS.c.etag,
-                VALIDATORS.c.last_modified,
-                RESULTS.c.verdict,
-                RESULTS.c.score,
-            )
-            .join(RESULTS, RESULTS.c.id == VALIDATORS.c.result_id)
-            .where(VALIDATORS.c.url_key == url_key)
-        ).one_or_none()
-    if row is None or (row.etag is None and row.last_modified is None):
+        kept = find_validators(session.connection(), url_key)
+    if kept is None or (kept.etag is None and kept.last_modified is None):
         return None
     return Previous(
         url_key=url_key,
-        result_id=row.result_id,
-        etag=row.etag,
-        last_modified=row.last_modified,
-        verdict=row.verdict,
-        score=row.score,
+        result_id=kept.result_id,
+        etag=kept.etag,
+        last_modified=kept.last_modified,
+        verdict=kept.verdict,
+        score=kept.score,
     )
 
 
@@ -117,28 +106,20 @@ def remember(
             if value is not None and value != kept
         }
         if changed:
-            connection.execute(
-                VALIDATORS.update()
-                .where(VALIDATORS.c.url_key == url_key)
-                .values(**changed, updated_at=now)
-            )
+            update_validators(connection, url_key, now=now, **changed)
         return
     if report.error is not None or report.status_code is None:
         return
     if not 200 <= report.status_code < 300:
         return
-    connection.execute(VALIDATORS.delete().where(VALIDATORS.c.url_key == url_key))
-    if etag is None and last_modified is None:
-        return
-    connection.execute(
-        VALIDATORS.insert().values(
-            url_key=url_key,
-            etag=etag,
-            last_modified=last_modified,
-            result_id=result_id,
-            job_id=job_id,
-            updated_at=now,
-        )
+    replace_validators(
+        connection,
+        url_key,
+        etag=etag,
+        last_modified=last_modified,
+        result_id=result_id,
+        job_id=job_id,
+        now=now,
     )
 
 

@@ -16,9 +16,10 @@ from statemachine.states import State
 from worker.analysis.report import FetchReport
 from worker.clock import Clock, utcnow
 from worker.logs import get_logger
-from worker.queue.deferral import Deferrals, due_queued_job
+from worker.queue.deferral import Deferrals
 from worker.queue.ratelimit import RateLimiter
 from worker.store.database import Database
+from worker.store.jobs import read_due_job
 from worker.urls import url_host
 
 #: The status a target answers with when it wants fewer requests.
@@ -63,7 +64,7 @@ class HostGate:
         duplicate of a deferral still to come. Jobs that are not QUEUED, or not due yet (retry
         backoff), are admitted without taking a token; the claim then finds them not ours.
         """
-        row = due_queued_job(self.db, job_id, now=self.clock())
+        row = read_due_job(self.db, job_id, now=self.clock())
         if row is None:
             return True
         log = get_logger(job_id=job_id)

@@ -6,10 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.engine import Connection
-
 from statemachine.states import State
-from statemachine.transitions import transition
 from worker.analysis.policy import Policy
 from worker.analysis.report import FetchReport, parse_report
 from worker.analysis.rules import Judgement, judge
@@ -24,16 +21,16 @@ from worker.errors import (
     WorkerShuttingDown,
 )
 from worker.logs import get_logger
-from worker.queue.deferral import due_queued_job
 from worker.queue.dispatch import Dispatcher
 from worker.scan.claim import Claim, claim_job
-from worker.scan.conditional import Previous, load_previous, remember, result_columns
+from worker.scan.conditional import load_previous
 from worker.scan.gate import HostGate
 from worker.scan.lease import LeaseKeeper
 from worker.scan.outcome import OutcomePolicy, settle
+from worker.scan.record import complete, to_analyzing
 from worker.scan.shutdown import Shutdown
 from worker.store.database import Database
-from worker.store.models import RESULTS
+from worker.store.jobs import read_due_job
 
 #: Default length of a claim's lease; the running worker renews it every third.
 DEFAULT_LEASE_TTL = timedelta(seconds=30)
@@ -163,7 +160,7 @@ class Scanner:
 
     def _wake_later(self, job_id: str, *, delay_s: float) -> None:
         """Dispatch a due queued job again in ``delay_s`` without claiming it or writing to it."""
-        row = due_queued_job(self.db, job_id, now=self.clock())
+        row = read_due_job(self.db, job_id, now=self.clock())
         if row is None:
             return
         self.dispatcher.dispatch(
@@ -205,7 +202,14 @@ class Scanner:
                 self.gate.observe(claim.url, report)
             if report.error is not None and report.error.code == "timeout":
                 raise FetchTimedOut(report.error.message)
-            analyzing = self._to_analyzing(claim, keeper.version, run)
+            analyzing = to_analyzing(
+                self.db,
+                claim=claim,
+                version=keeper.version,
+                run=run,
+                actor=self.worker_id,
+                now=self.clock(),
+            )
             if analyzing is None:
                 return None
             keeper.moved(state=State.ANALYZING, version=analyzing)
@@ -213,83 +217,20 @@ class Scanner:
                 judgement = previous.judgement()
             else:
                 judgement = judge(report, policy=self.policy())
-            if not self._complete(claim, analyzing, run, report, judgement, previous=previous):
+            completed = complete(
+                self.db,
+                claim=claim,
+                version=analyzing,
+                run=run,
+                report=report,
+                judgement=judgement,
+                previous=previous,
+                keep_validators=self.conditional,
+                actor=self.worker_id,
+                clock=self.clock,
+            )
+            if not completed:
                 return None
         except ScanError as error:
             return error
         return run, report, judgement
-
-    def _to_analyzing(self, claim: Claim, version: int, run: ContainerRun) -> int | None:
-        def write(connection: Connection) -> int | None:
-            return transition(
-                connection,
-                job_id=claim.job_id,
-                source=State.FETCHING,
-                target=State.ANALYZING,
-                version=version,
-                actor=self.worker_id,
-                now=self.clock(),
-                changes={"container_id": run.container_id, "exit_code": 0, "oom_killed": False},
-                detail={"attempt": claim.attempt, "duration_ms": round(run.duration_ms, 1)},
-            )
-
-        return self.db.run_write(write)
-
-    def _complete(
-        self,
-        claim: Claim,
-        version: int,
-        run: ContainerRun,
-        report: FetchReport,
-        judgement: Judgement,
-        *,
-        previous: Previous | None,
-    ) -> bool:
-        def write(connection: Connection) -> bool:
-            now = self.clock()
-            moved = transition(
-                connection,
-                job_id=claim.job_id,
-                source=State.ANALYZING,
-                target=State.COMPLETED,
-                version=version,
-                actor=self.worker_id,
-                now=now,
-                detail={"attempt": claim.attempt, "verdict": judgement.verdict},
-            )
-            if moved is None:
-                return False
-            inserted = connection.execute(
-                RESULTS.insert().values(
-                    job_id=claim.job_id,
-                    attempt=claim.attempt,
-                    created_at=now,
-                    status_code=report.status_code,
-                    final_url=report.final_url,
-                    title=report.title,
-                    content_type=report.content_type,
-                    size=report.body.size if report.body else None,
-                    sha256=report.body.sha256 if report.body else None,
-                    fetch_error=report.error.code if report.error else None,
-                    verdict=judgement.verdict,
-                    score=judgement.score,
-                    reasons=[reason.as_dict() for reason in judgement.reasons],
-                    report=report.model_dump(mode="json", by_alias=True),
-                    duration_ms=round(run.duration_ms, 1),
-                    **result_columns(report, previous),
-                )
-            )
-            result_key = inserted.inserted_primary_key
-            if self.conditional and result_key is not None:
-                remember(
-                    connection,
-                    url=claim.url,
-                    job_id=claim.job_id,
-                    result_id=result_key.id,
-                    report=report,
-                    previous=previous,
-                    now=now,
-                )
-            return True
-
-        return self.db.run_write(write)

@@ -20,9 +20,6 @@ skipped until it is fixed; the other schedules run on.
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -66,11 +63,6 @@ def _problem(*, cron: str, url: str) -> str | None:
     except UsageError as error:
         return str(error)
     return None
-
-
-def new_replica_id() -> str:
-    """A unique name for one scheduler process: host, pid and a random suffix."""
-    return f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(3)}"
 
 
 @dataclass(kw_only=True)

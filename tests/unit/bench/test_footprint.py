@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from worker.bench.footprint import process_memory, process_tree
-from worker.bench.run import LOOPBACK, bench_environment, bench_settings
+from worker.bench.options import LOOPBACK, bench_environment, bench_settings
 from worker.settings import Settings
 
 

@@ -1,0 +1,59 @@
+"""What ``scanbox bench`` measures and the settings its own workers run with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker.settings import Settings
+
+#: Scans on each side, by default: about a minute in all on two cores.
+DEFAULT_COUNT = 20
+
+#: Bare containers at a time, and worker processes, for the throughput comparison.
+DEFAULT_CONCURRENCY = 4
+
+DEFAULT_WORKERS = 4
+
+#: Single submits measured, and the batch size of the batched ones.
+DEFAULT_SUBMIT_COUNT = 1000
+
+DEFAULT_BATCH_SIZE = 100
+
+#: Where ``scanbox bench`` writes its figures unless told.
+DEFAULT_OUTPUT = Path("scanbox-bench.json")
+
+#: The only network the benchmark's fetchers may reach: its own loopback page.
+LOOPBACK = "127.0.0.0/8"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchOptions:
+    """How much to measure."""
+
+    count: int = DEFAULT_COUNT
+    concurrency: int = DEFAULT_CONCURRENCY
+    workers: int = DEFAULT_WORKERS
+    submit_count: int = DEFAULT_SUBMIT_COUNT
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+
+def bench_environment(*, database: Path, queue: str, redis_url: str) -> dict[str, str]:
+    """The settings the benchmark's worker processes run with, on top of the caller's."""
+    return {
+        "TURSO_CONNECTION_URL": f"file:{database}",
+        "QUEUE_NAME": queue,
+        "REDIS_URL": redis_url,
+        "FETCHER_NETWORK": "host",
+        "FETCHER_ALLOW_NETWORKS": LOOPBACK,
+        "FETCHER_ALLOWED_PORTS": "any",
+        # Every scan of the benchmark goes to one host: the per-host rate limit, a policy and
+        # not a cost, would measure itself instead of the pipeline.
+        "HOST_RATE_LIMIT": "0",
+    }
+
+
+def bench_settings(settings: Settings, environment: dict[str, str]) -> Settings:
+    """``settings`` as the workers started with ``environment`` read them."""
+    values = settings.model_dump() | {name.lower(): value for name, value in environment.items()}
+    return Settings.model_validate(values)

@@ -1,0 +1,53 @@
+"""``scanbox bench``: a scan's cost next to the bare fetcher container it runs in."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from worker.bench.options import DEFAULT_OUTPUT, BenchOptions
+from worker.cli.base import app, errors_reported, load_settings, stdout
+
+
+@app.command()
+def bench(
+    *,
+    count: Annotated[int, typer.Option(help="Scans on each side (N).", min=1)] = BenchOptions.count,
+    concurrency: Annotated[
+        int, typer.Option(help="Bare containers at a time (C).", min=1)
+    ] = BenchOptions.concurrency,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (W).", min=1)
+    ] = BenchOptions.workers,
+    submit_count: Annotated[
+        int, typer.Option(help="Single submits measured.", min=1)
+    ] = BenchOptions.submit_count,
+    batch_size: Annotated[
+        int, typer.Option(help="URLs per batched submit.", min=1)
+    ] = BenchOptions.batch_size,
+    output: Annotated[
+        Path, typer.Option(help="Where the figures are written as JSON.")
+    ] = DEFAULT_OUTPUT,
+) -> None:
+    """Measure a scan's cost against bare fetcher containers, on a page served on loopback."""
+    from worker.bench import report as bench_report
+    from worker.bench.run import run_benchmark
+
+    settings = load_settings()
+    with errors_reported():
+        options = BenchOptions(
+            count=count,
+            concurrency=concurrency,
+            workers=workers,
+            submit_count=submit_count,
+            batch_size=batch_size,
+        )
+        results = bench_report.with_table(
+            run_benchmark(settings, options, progress=lambda line: print(line, file=sys.stderr))
+        )
+        bench_report.write_json(results, output)
+        stdout.print(bench_report.render_table(bench_report.rows(results)), markup=False)
+        stdout.print(f"figures written to {output}", markup=False)

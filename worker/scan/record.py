@@ -1,0 +1,132 @@
+"""The writes of a successful attempt: FETCHING -> ANALYZING, then ANALYZING -> COMPLETED.
+
+Each is one transaction through ``statemachine.transitions.transition``; a ``None`` or
+``False`` answer means another writer moved the job first (its lease was taken back), and then
+nothing was written. The COMPLETED move stores the result row, and the URL's validators for a
+conditional re-scan, in the same transaction. (The claim is ``worker.scan.claim``; a failed
+attempt is settled by ``worker.scan.outcome``.)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from statemachine.states import State
+from statemachine.transitions import transition
+from worker.analysis.report import FetchReport
+from worker.analysis.rules import Judgement
+from worker.clock import Clock
+from worker.containers.runner import ContainerRun
+from worker.scan.claim import Claim
+from worker.scan.conditional import Previous, remember, result_columns
+from worker.store.database import Database
+from worker.store.results import insert_result
+
+
+def to_analyzing(
+    db: Database, *, claim: Claim, version: int, run: ContainerRun, actor: str, now: datetime
+) -> int | None:
+    """Record that the container exited 0 with output; return the job's new version."""
+
+    def write(connection: Connection) -> int | None:
+        return transition(
+            connection,
+            job_id=claim.job_id,
+            source=State.FETCHING,
+            target=State.ANALYZING,
+            version=version,
+            actor=actor,
+            now=now,
+            changes={"container_id": run.container_id, "exit_code": 0, "oom_killed": False},
+            detail={"attempt": claim.attempt, "duration_ms": round(run.duration_ms, 1)},
+        )
+
+    return db.run_write(write)
+
+
+def result_values(
+    *,
+    claim: Claim,
+    run: ContainerRun,
+    report: FetchReport,
+    judgement: Judgement,
+    previous: Previous | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of the result row of a completed attempt."""
+    return {
+        "job_id": claim.job_id,
+        "attempt": claim.attempt,
+        "created_at": now,
+        "status_code": report.status_code,
+        "final_url": report.final_url,
+        "title": report.title,
+        "content_type": report.content_type,
+        "size": report.body.size if report.body else None,
+        "sha256": report.body.sha256 if report.body else None,
+        "fetch_error": report.error.code if report.error else None,
+        "verdict": judgement.verdict,
+        "score": judgement.score,
+        "reasons": [reason.as_dict() for reason in judgement.reasons],
+        "report": report.model_dump(mode="json", by_alias=True),
+        "duration_ms": round(run.duration_ms, 1),
+        **result_columns(report, previous),
+    }
+
+
+def complete(
+    db: Database,
+    *,
+    claim: Claim,
+    version: int,
+    run: ContainerRun,
+    report: FetchReport,
+    judgement: Judgement,
+    previous: Previous | None,
+    keep_validators: bool,
+    actor: str,
+    clock: Clock,
+) -> bool:
+    """Store the result and move the job to COMPLETED; ``False`` if another writer won."""
+
+    def write(connection: Connection) -> bool:
+        now = clock()
+        moved = transition(
+            connection,
+            job_id=claim.job_id,
+            source=State.ANALYZING,
+            target=State.COMPLETED,
+            version=version,
+            actor=actor,
+            now=now,
+            detail={"attempt": claim.attempt, "verdict": judgement.verdict},
+        )
+        if moved is None:
+            return False
+        result_id = insert_result(
+            connection,
+            result_values(
+                claim=claim,
+                run=run,
+                report=report,
+                judgement=judgement,
+                previous=previous,
+                now=now,
+            ),
+        )
+        if keep_validators:
+            remember(
+                connection,
+                url=claim.url,
+                job_id=claim.job_id,
+                result_id=result_id,
+                report=report,
+                previous=previous,
+                now=now,
+            )
+        return True
+
+    return db.run_write(write)

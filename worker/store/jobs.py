@@ -1,0 +1,66 @@
+"""Reading the ``scan_jobs`` row a worker acts on: a queued job that is due for its next attempt.
+
+Claiming a job and putting it back to sleep (a host over its rate, an engine that is away)
+both start from the same read, so it is written once: in a claim's write transaction, or in a
+read of its own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from statemachine.states import State
+from worker.store.database import Database
+from worker.store.models import JOBS
+
+
+class DueJob(NamedTuple):
+    """A QUEUED job whose next attempt may start now."""
+
+    job_id: str
+    url: str
+    version: int
+    #: Attempts claimed so far; the next one is ``attempts + 1``.
+    attempts: int
+    max_attempts: int
+    priority: str
+
+
+def due_job(connection: Connection, job_id: str, *, now: datetime) -> DueJob | None:
+    """``job_id`` if it is QUEUED and due at ``now``; ``None`` if it is not ours to run.
+
+    A job in retry backoff is not due: its delayed dispatch is still to come.
+    """
+    row = connection.execute(
+        sa.select(
+            JOBS.c.url,
+            JOBS.c.state,
+            JOBS.c.version,
+            JOBS.c.attempts,
+            JOBS.c.max_attempts,
+            JOBS.c.priority,
+            JOBS.c.available_at,
+        ).where(JOBS.c.id == job_id)
+    ).one_or_none()
+    if row is None or row.state != State.QUEUED:
+        return None
+    if row.available_at is not None and row.available_at > now:
+        return None
+    return DueJob(
+        job_id=job_id,
+        url=row.url,
+        version=row.version,
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        priority=row.priority,
+    )
+
+
+def read_due_job(db: Database, job_id: str, *, now: datetime) -> DueJob | None:
+    """``due_job`` in a read transaction of its own (no write lock taken)."""
+    with db.read() as session:
+        return due_job(session.connection(), job_id, now=now)
