@@ -7,7 +7,17 @@ start-up (``install``), before RQ takes the first job.
 
 from __future__ import annotations
 
-from worker.telemetry.instrument import ScanRunner
+from typing import Protocol
+
+from statemachine.states import State
+
+
+class ScanRunner(Protocol):
+    """Whatever runs one attempt of a scan job (``worker.scan.scanner.Scanner``)."""
+
+    def scan(self, job_id: str) -> State | None:
+        """Run one attempt of ``job_id``; return the state it ended in (``None``: not ours)."""
+
 
 _scanner: ScanRunner | None = None
 

@@ -14,8 +14,9 @@ from statemachine.transitions import transition
 from tests.clocks import ManualClock
 from tests.support import FakeDispatcher
 from worker.errors import DatabaseBusy
-from worker.schedule.scheduler import Scheduler, Tick
+from worker.schedule.scheduler import Scheduler
 from worker.schedule.schedules import add_schedule, get_schedule
+from worker.schedule.ticks import Tick
 from worker.store.database import Database
 from worker.store.models import SCHEDULES, AuditLog, RunRecord, ScanJob, ScheduleTick
 from worker.telemetry.runs import RunRecorder

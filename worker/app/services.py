@@ -12,9 +12,11 @@ from functools import partial
 from pathlib import Path
 
 import docker
+import structlog
 from redis import Redis
 
 from worker.analysis.policy import Policy, PolicyFile
+from worker.clock import utcnow
 from worker.containers.engine import EngineWatch, engine_answers, plain_pause
 from worker.containers.pooled import URL_STDIN, PooledRunner
 from worker.containers.runner import DockerRunner, Runner
@@ -22,7 +24,7 @@ from worker.containers.spec import ContainerSpec
 from worker.containers.standby import StandbyPool
 from worker.ops.reaper import Reaper
 from worker.queue.deferral import RedisDeferrals
-from worker.queue.dispatch import RQDispatcher
+from worker.queue.dispatch import RQDispatcher, queue_names
 from worker.queue.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
 from worker.scan.backoff import Backoff
 from worker.scan.gate import HoldLimits, HostGate
@@ -31,6 +33,9 @@ from worker.scan.scanner import FetcherArgs, Scanner
 from worker.scan.shutdown import Shutdown
 from worker.settings import Settings
 from worker.store.database import Database
+from worker.telemetry.instrument import ObservedWorker
+from worker.telemetry.metrics import metrics_endpoint
+from worker.telemetry.runs import RunRecorder
 
 #: Seconds RQ lets a task run beyond the container deadline before it kills the task itself.
 TASK_TIMEOUT_MARGIN_S = 120
@@ -202,3 +207,40 @@ def analysis_policy(settings: Settings) -> Callable[[], Policy]:
     if not settings.policy_file:
         return Policy
     return PolicyFile(Path(settings.policy_file)).current
+
+
+def observe_worker(
+    settings: Settings,
+    *,
+    db: Database,
+    redis: Redis,
+    docker_client: docker.DockerClient,
+    worker_id: str,
+    group_id: str | None = None,
+    job_limit: int | None = None,
+    index: int = 0,
+) -> ObservedWorker:
+    """Start the run record of worker process number ``index`` (and its metrics endpoint)."""
+    structlog.contextvars.bind_contextvars(worker=worker_id)
+    recorder = RunRecorder(
+        db=db,
+        kind="worker",
+        name=worker_id,
+        clock=utcnow,
+        flush_every=timedelta(milliseconds=settings.run_stats_flush_ms),
+        group_id=group_id,
+        job_limit=job_limit,
+    ).start()
+    if not settings.metrics_port:
+        return ObservedWorker(db=db, worker_id=worker_id, recorder=recorder)
+    metrics, server = metrics_endpoint(
+        db=db,
+        redis=redis,
+        queue_names=queue_names(settings.queue_name),
+        docker_client=docker_client,
+        host=settings.metrics_host,
+        port=settings.metrics_port + index,
+    )
+    return ObservedWorker(
+        db=db, worker_id=worker_id, recorder=recorder, metrics=metrics, server=server
+    )

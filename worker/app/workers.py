@@ -35,6 +35,7 @@ from worker.app.services import (
     build_scanner,
     dispatcher,
     new_process_id,
+    observe_worker,
     open_docker,
     open_redis,
 )
@@ -44,7 +45,6 @@ from worker.ops.housekeeping import Housekeeper
 from worker.queue.dispatch import queue_names
 from worker.scan.shutdown import Shutdown
 from worker.settings import Settings
-from worker.telemetry.instrument import observe_worker
 
 #: Longest pause before a worker process restarts its RQ loop after an error.
 MAX_RESTART_PAUSE_S = 10.0

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from redis import Redis
 
 from worker.clock import Clock
-from worker.errors import ScanboxError
+from worker.errors import IllegalTransition, ScanboxError
 from worker.logs import get_logger
 from worker.ops.reaper import Reaper
 from worker.ops.reconcile import reconcile
@@ -80,9 +80,13 @@ class Housekeeper:
         )
 
     def _guarded(self, chore: str, work: Callable[[], object]) -> None:
-        # A failed chore is retried next interval; it must not end the worker.
+        # A chore that meets an outage is tried again next interval; it must not end the
+        # worker. A move the state machine forbids is a bug, not an outage: it is said loudly,
+        # with its traceback, and never passed off as a warning.
         try:
             work()
+        except IllegalTransition:
+            get_logger().exception("housekeeping_bug", chore=chore)
         except (ScanboxError, redis.exceptions.RedisError, sa.exc.SQLAlchemyError) as error:
             get_logger().warning("housekeeping_failed", chore=chore, error=str(error))
 

@@ -25,64 +25,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
 
 import redis.exceptions
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import select
 
-from statemachine.states import TERMINAL, State
-from statemachine.transitions import create_job
+from statemachine.states import State
 from worker.clock import Clock, utcnow
-from worker.errors import ScanboxError, UsageError
+from worker.errors import ScanboxError
 from worker.logs import get_logger
 from worker.queue.dispatch import Dispatcher
 from worker.schedule.cron import Cron
+from worker.schedule.ticks import Plan, Tick, claim_tick, schedule_problem
 from worker.store.database import Database
-from worker.store.models import JOBS, SCHEDULES, TICKS, Schedule
-from worker.submit.batch import new_job_id
+from worker.store.models import SCHEDULES, Schedule
 from worker.telemetry.metrics import Metrics
 from worker.telemetry.runs import RunRecorder
-from worker.urls import validate_url
 
 #: Longest the scheduler sleeps at once, so that a clock change is noticed soon.
 MAX_SLEEP_S = 60.0
 #: Pause before a step that failed (database or Redis unreachable) is tried again.
 STEP_RETRY_S = 5.0
-
-#: What became of one tick in one replica.
-TickOutcome = Literal["submitted", "skipped", "lost", "stale", "failed"]
-
-
-def _problem(*, cron: str, url: str) -> str | None:
-    """Why a schedule can't fire (a bad cron expression or URL), or ``None``."""
-    try:
-        Cron.parse(cron)
-        validate_url(url)
-    except UsageError as error:
-        return str(error)
-    return None
-
-
-@dataclass(kw_only=True)
-class Plan:
-    """What a replica knows of one valid, active schedule: its cron and its next tick."""
-
-    schedule_id: str
-    cron: Cron
-    next_tick: datetime
-
-
-@dataclass(frozen=True, kw_only=True)
-class Tick:
-    """The result of one replica's try at one tick."""
-
-    schedule_id: str
-    tick_at: datetime
-    outcome: TickOutcome
-    job_id: str | None = None
-    priority: str = "normal"
 
 
 @dataclass(kw_only=True)
@@ -122,7 +86,7 @@ class Scheduler:
             if not row.active:
                 continue
             schedule_id = row.id
-            problem = _problem(cron=row.cron, url=row.url)
+            problem = schedule_problem(cron=row.cron, url=row.url)
             if problem is not None:
                 self.plans.pop(schedule_id, None)
                 self._report(row, problem)
@@ -204,7 +168,17 @@ class Scheduler:
         log = get_logger(replica=self.replica, schedule=plan.schedule_id, tick=tick_at.isoformat())
         started = time.monotonic()
         try:
-            tick = self.db.run_write(lambda connection: self._claim(connection, plan, tick_at))
+            tick = self.db.run_write(
+                lambda connection: claim_tick(
+                    connection,
+                    plan=plan,
+                    tick_at=tick_at,
+                    replica=self.replica,
+                    actor=self.actor,
+                    max_attempts=self.max_attempts,
+                    now=self.clock(),
+                )
+            )
         except sa.exc.IntegrityError:
             tick = Tick(schedule_id=plan.schedule_id, tick_at=tick_at, outcome="lost")
         except (ScanboxError, sa.exc.SQLAlchemyError) as error:
@@ -223,73 +197,6 @@ class Scheduler:
         else:
             log.debug(f"tick_{tick.outcome}")
         return tick
-
-    def _claim(self, connection: Connection, plan: Plan, tick_at: datetime) -> Tick:
-        def result(
-            outcome: TickOutcome, job_id: str | None = None, priority: str = "normal"
-        ) -> Tick:
-            return Tick(
-                schedule_id=plan.schedule_id,
-                tick_at=tick_at,
-                outcome=outcome,
-                job_id=job_id,
-                priority=priority,
-            )
-
-        row = (
-            connection.execute(sa.select(SCHEDULES).where(SCHEDULES.c.id == plan.schedule_id))
-            .mappings()
-            .one_or_none()
-        )
-        if row is None or not row["active"]:
-            return result("stale")
-        if _problem(cron=row["cron"], url=row["url"]) is not None:
-            return result("stale")
-        if Cron.parse(row["cron"]) != plan.cron:
-            return result("stale")
-        taken = connection.execute(
-            sa.select(TICKS.c.outcome).where(
-                TICKS.c.schedule_id == plan.schedule_id, TICKS.c.tick_at == tick_at
-            )
-        ).first()
-        if taken is not None:
-            return result("lost")
-        now = self.clock()
-        previous = None
-        if row["last_job_id"] is not None:
-            previous = connection.execute(
-                sa.select(JOBS.c.state).where(JOBS.c.id == row["last_job_id"])
-            ).scalar_one_or_none()
-        tick_row = {
-            "schedule_id": plan.schedule_id,
-            "tick_at": tick_at,
-            "replica": self.replica,
-            "created_at": now,
-        }
-        update = SCHEDULES.update().where(SCHEDULES.c.id == plan.schedule_id)
-        if previous is not None and State(previous) not in TERMINAL:
-            connection.execute(TICKS.insert().values(**tick_row, outcome="skipped"))
-            connection.execute(
-                update.values(
-                    skipped_ticks=SCHEDULES.c.skipped_ticks + 1, next_run_at=plan.next_tick
-                )
-            )
-            return result("skipped")
-        job_id = new_job_id()
-        create_job(
-            connection,
-            job_id=job_id,
-            url=row["url"],
-            priority=row["priority"],
-            max_attempts=self.max_attempts,
-            actor=self.actor,
-            now=now,
-        )
-        connection.execute(TICKS.insert().values(**tick_row, outcome="submitted", job_id=job_id))
-        connection.execute(
-            update.values(last_run_at=tick_at, last_job_id=job_id, next_run_at=plan.next_tick)
-        )
-        return result("submitted", job_id, row["priority"])
 
     def _count(self, tick: Tick, *, busy_ms: float) -> None:
         if self.metrics is not None:

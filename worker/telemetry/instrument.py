@@ -1,10 +1,10 @@
 """What a worker process tells about its scans: run record, Prometheus metrics, log context.
 
-``observe_worker`` starts a worker process's run record (and its metrics endpoint when
-``METRICS_PORT`` is set); ``ObservedWorker.wrap`` puts an ``InstrumentedScanner`` around the
-process's scanner. Each attempt then runs with ``job_id`` and ``worker`` bound to every log line
-it causes, is counted in the run record by the state it ended in, and is timed; the
-transitions it wrote are counted from its audit rows.
+``worker.app.services.observe_worker`` starts a worker process's run record (and its metrics
+endpoint when ``METRICS_PORT`` is set); ``ObservedWorker.wrap`` puts an ``InstrumentedScanner``
+around the process's scanner. Each attempt then runs with ``job_id`` and ``worker`` bound to
+every log line it causes, is counted in the run record by the state it ended in, and is timed;
+the transitions it wrote are counted from its audit rows.
 """
 
 from __future__ import annotations
@@ -12,30 +12,19 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import datetime
 
-import docker
 import sqlalchemy as sa
 import structlog
-from redis import Redis
 
 from statemachine.states import State
 from worker.clock import Clock, utcnow
 from worker.logs import get_logger
-from worker.queue.dispatch import queue_names
-from worker.settings import Settings
 from worker.store.database import Database
 from worker.store.models import AUDIT
-from worker.telemetry.metrics import Metrics, MetricsServer, metrics_endpoint
+from worker.task import ScanRunner
+from worker.telemetry.metrics import Metrics, MetricsServer
 from worker.telemetry.runs import RunRecorder, scan_outcome
-
-
-class ScanRunner(Protocol):
-    """Whatever runs one attempt of a scan job (``worker.scan.scanner.Scanner``)."""
-
-    def scan(self, job_id: str) -> State | None:
-        """Run one attempt of ``job_id``; return the state it ended in (``None``: not ours)."""
 
 
 def transitions_by(
@@ -108,40 +97,3 @@ class ObservedWorker:
         if self.server is not None:
             self.server.stop()
         get_logger(worker=self.worker_id).info("worker_run_recorded", **counts.as_dict())
-
-
-def observe_worker(
-    settings: Settings,
-    *,
-    db: Database,
-    redis: Redis,
-    docker_client: docker.DockerClient,
-    worker_id: str,
-    group_id: str | None = None,
-    job_limit: int | None = None,
-    index: int = 0,
-) -> ObservedWorker:
-    """Start the run record of worker process number ``index`` (and its metrics endpoint)."""
-    structlog.contextvars.bind_contextvars(worker=worker_id)
-    recorder = RunRecorder(
-        db=db,
-        kind="worker",
-        name=worker_id,
-        clock=utcnow,
-        flush_every=timedelta(milliseconds=settings.run_stats_flush_ms),
-        group_id=group_id,
-        job_limit=job_limit,
-    ).start()
-    if not settings.metrics_port:
-        return ObservedWorker(db=db, worker_id=worker_id, recorder=recorder)
-    metrics, server = metrics_endpoint(
-        db=db,
-        redis=redis,
-        queue_names=queue_names(settings.queue_name),
-        docker_client=docker_client,
-        host=settings.metrics_host,
-        port=settings.metrics_port + index,
-    )
-    return ObservedWorker(
-        db=db, worker_id=worker_id, recorder=recorder, metrics=metrics, server=server
-    )
