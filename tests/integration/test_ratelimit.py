@@ -99,9 +99,10 @@ def test_buckets_expire_once_idle(redis: Redis) -> None:
 
 
 def test_the_redis_clock_is_used_when_none_is_given(redis: Redis) -> None:
-    limiter = _limiter(redis, None, a=Rate(per_second=1000, burst=1))
+    # One token a second: however slow the machine, the second acquire comes well within it.
+    limiter = _limiter(redis, None, a=Rate(per_second=1, burst=1))
     assert limiter.acquire("a") == 0
-    assert 0 < limiter.acquire("a") <= 0.002
+    assert 0.5 < limiter.acquire("a") <= 1.0
 
 
 def test_replicas_racing_on_one_bucket_get_exactly_its_tokens(redis_server: RedisServer) -> None:

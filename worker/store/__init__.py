@@ -1,1 +1,11 @@
-"""store"""
+"""The database: where jobs, results, schedules and run records live (the source of truth).
+
+- :mod:`worker.store.database`: engines for SQLite, libSQL/Turso and PostgreSQL; read and write
+  transactions, retried while the database is locked; :mod:`worker.store.libsql`: the libSQL
+  dialect behind it
+- :mod:`worker.store.models`: every table, with its typed handle (the job and audit tables are
+  ``statemachine.tables``)
+- :mod:`worker.store.jobs`: the due job a worker claims or puts back to sleep;
+  :mod:`worker.store.results`: result rows; :mod:`worker.store.validators`: a URL's ETag and
+  Last-Modified; :mod:`worker.store.queries`: reads for people and programs
+"""
