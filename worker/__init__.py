@@ -10,8 +10,8 @@ The foundation, used everywhere:
 
 - :mod:`worker.errors`: every error, under ``ScanboxError``; :mod:`worker.clock`: UTC time;
   :mod:`worker.logs`: JSON log lines; :mod:`worker.urls`: which URLs may be scanned
-- :mod:`worker.settings`: the one settings object (read by ``app``, ``cli`` and ``bench`` only)
 - :mod:`worker.task`: ``run_scan(job_id)``, the only callable a queued RQ job may name
+- :mod:`worker.settings`: the one settings object (read by ``app``, ``cli`` and ``bench`` only)
 
 The low packages, which never import each other or anything above them:
 
@@ -42,7 +42,7 @@ level ones included, and fails on one the rule does not allow.
 from __future__ import annotations
 
 #: The foundation every part may import.
-FOUNDATION: frozenset[str] = frozenset({"errors", "clock", "logs", "urls"})
+FOUNDATION: frozenset[str] = frozenset({"errors", "clock", "logs", "urls", "task"})
 #: The low packages: each may import the foundation only.
 LOW: frozenset[str] = frozenset({"store", "queue", "containers", "analysis"})
 
@@ -57,12 +57,10 @@ LAYERS: dict[str, frozenset[str]] = {
     "settings": FOUNDATION | {"queue"},
     "submit": FOUNDATION | {"store", "queue"},
     "scan": FOUNDATION | {"store", "queue", "containers", "analysis"},
-    "telemetry": FOUNDATION | {"store", "containers", "task"},
+    "telemetry": FOUNDATION | {"store", "containers"},
     "schedule": FOUNDATION | {"store", "queue", "submit", "telemetry"},
     "ops": FOUNDATION | {"store", "queue", "containers", "scan", "telemetry"},
-    "app": FOUNDATION
-    | LOW
-    | {"settings", "task", "submit", "scan", "telemetry", "schedule", "ops"},
+    "app": FOUNDATION | LOW | {"settings", "submit", "scan", "telemetry", "schedule", "ops"},
     "bench": FOUNDATION | LOW | {"settings", "submit", "scan", "app"},
     "cli": FOUNDATION
     | LOW

@@ -12,8 +12,10 @@ import multiprocessing
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
+
+from worker.queue.vetting import VettingWorker
 
 
 class JobBudget:
@@ -49,7 +51,7 @@ class JobBudget:
             self._left.value += 1
 
 
-class BudgetedWorker(SimpleWorker):
+class BudgetedWorker(VettingWorker):
     """An RQ worker that asks the queues for a job only while its budget allows one."""
 
     def __init__(self, *args: Any, budget: JobBudget | None = None, **kwargs: Any) -> None:

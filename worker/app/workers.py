@@ -43,6 +43,7 @@ from worker.clock import utcnow
 from worker.logs import configure_logging, get_logger
 from worker.ops.housekeeping import Housekeeper
 from worker.queue.dispatch import queue_names
+from worker.queue.vetting import VettedJob
 from worker.scan.shutdown import Shutdown
 from worker.settings import Settings
 
@@ -149,7 +150,7 @@ def run_worker_process(
     )
     task.install(observed.wrap(scanner))
     queues = [
-        Queue(name, connection=redis_client, serializer=JSONSerializer)
+        Queue(name, connection=redis_client, serializer=JSONSerializer, job_class=VettedJob)
         for name in queue_names(settings.queue_name)
     ]
     housekeeper.start()
@@ -165,6 +166,7 @@ def run_worker_process(
                     queues,
                     connection=redis_client,
                     serializer=JSONSerializer,
+                    job_class=VettedJob,
                     name=f"{worker_id}.{secrets.token_hex(2)}",
                     shutdown=shutdown,
                     budget=budget,
