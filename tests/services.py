@@ -53,26 +53,57 @@ def poll(check: Callable[[], T | None], *, timeout_s: float, what: str, every_s:
         time.sleep(every_s)
 
 
+@dataclass(frozen=True)
+class RedisTls:
+    """The files of a Redis server that speaks TLS: its certificate, its key, the CA's."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
 @dataclass
 class RedisServer:
-    """A redis-server process of the test's own, on its own port."""
+    """A redis-server process of the test's own, on its own port (with a password or TLS)."""
 
     port: int
     process: subprocess.Popen[bytes] | None = None
+    password: str | None = None
+    tls: RedisTls | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        if self.tls is None:
+            return f"redis://{auth}127.0.0.1:{self.port}/0"
+        return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls.ca}"
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             unavailable("redis-server")
+        listen = ["--port", str(self.port)]
+        if self.tls is not None:
+            listen = [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(self.tls.cert),
+                "--tls-key-file",
+                str(self.tls.key),
+                "--tls-ca-cert-file",
+                str(self.tls.ca),
+                "--tls-auth-clients",
+                "no",
+            ]
+        password = ["--requirepass", self.password] if self.password else []
         self.process = subprocess.Popen(
             [
                 binary,
-                "--port",
-                str(self.port),
+                *listen,
+                *password,
                 "--bind",
                 "127.0.0.1",
                 "--save",
@@ -86,6 +117,16 @@ class RedisServer:
         poll(self._answers, timeout_s=10, what=f"redis-server on port {self.port}")
 
     def _answers(self) -> bool | None:
+        if self.tls is not None or self.password:
+            import redis  # noqa: PLC0415 (only these servers need a real client to answer)
+
+            client = redis.Redis.from_url(self.url, socket_timeout=0.5)
+            try:
+                return True if client.ping() else None
+            except redis.exceptions.RedisError:
+                return None
+            finally:
+                client.close()
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
                 sock.sendall(b"PING\r\n")

@@ -6,12 +6,41 @@ import hashlib
 import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.queue.ratelimit import parse_overrides
+
+#: URL schemes Redis clients connect with: plain TCP, TLS, a Unix socket.
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def check_redis_url(url: str) -> None:
+    """Raise ``ValueError`` (never quoting the URL, which may hold a password) unless ``url`` is
+    one a Redis client can use: ``redis://[:PASSWORD@]HOST[:PORT][/DB]``, ``rediss://`` for TLS,
+    or ``unix:///PATH[?db=DB]``."""
+    parts = urlsplit(url)
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ValueError(
+            "not a Redis URL: use redis://HOST:PORT/DB, rediss://HOST:PORT/DB (TLS) or unix:///PATH"
+        )
+    try:
+        parts.port  # noqa: B018 (parsing the port is the check)
+    except ValueError:
+        raise ValueError("the port of the Redis URL is not a number from 1 to 65535") from None
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError("a unix:// Redis URL needs the socket's path")
+        database = dict(parse_qsl(parts.query)).get("db", "0")
+    else:
+        if not parts.hostname:
+            raise ValueError("the Redis URL has no host")
+        database = parts.path.lstrip("/") or "0"
+    if not database.isdigit():
+        raise ValueError("the database of the Redis URL is not a number (redis://HOST:PORT/0)")
+
 
 #: Embedded SQLite file in the working directory.
 DEFAULT_DATABASE_URL = "file:./scanbox.db"
@@ -69,7 +98,7 @@ class Settings(BaseSettings):
     #: Memory limit of one fetcher container (swap is limited to the same, so: no swap).
     container_memory_limit_mb: int = Field(default=512, ge=16)
     #: CPUs one fetcher container may use.
-    container_cpu_limit: float = Field(default=0.5, ge=0.01, le=64)
+    container_cpu_limit: float = Field(default=0.5, ge=0.01, le=64, allow_inf_nan=False)
     #: Window over which the kernel holds a fetcher container to its CPUs. Docker's ``--cpus``
     #: uses 100 ms, which throttles most scans' start-up burst; the same share over a longer
     #: window lets a scan run at full speed while a busy one is still held to it.
@@ -122,7 +151,7 @@ class Settings(BaseSettings):
     scanbox_deployment: str = ""
 
     #: Requests per second each target host may get, counted across every worker; 0: no limit.
-    host_rate_limit: float = Field(default=1.0, ge=0)
+    host_rate_limit: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     #: Requests a host may get back to back before its rate applies.
     host_rate_burst: int = Field(default=5, ge=1)
     #: Hosts with a rate of their own: ``host=rate[/burst]``, comma-separated (rate 0: no limit).
@@ -166,6 +195,13 @@ class Settings(BaseSettings):
     def _check_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for network in value:
             ipaddress.ip_network(network, strict=False)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_redis_url(value)
         return value
 
     @field_validator("host_rate_overrides")

@@ -359,12 +359,20 @@ def test_compose_file_is_valid_and_its_worker_matches_the_replicas() -> None:
         from tests.services import unavailable  # noqa: PLC0415
 
         unavailable("docker-compose (Debian's docker-compose package; run scripts/setup.sh)")
+    command = [compose, "-f", str(REPOSITORY / "compose.yaml"), "config"]
+    bare = {name: value for name, value in os.environ.items() if name != "SCANBOX_REDIS_PASSWORD"}
+    refused = subprocess.run(
+        command, capture_output=True, text=True, cwd=REPOSITORY, env=bare, check=False
+    )
+    assert refused.returncode != 0
+    assert "SCANBOX_REDIS_PASSWORD" in refused.stderr
     rendered = subprocess.run(
-        [compose, "-f", str(REPOSITORY / "compose.yaml"), "config"],
+        command,
         check=True,
         capture_output=True,
         text=True,
         cwd=REPOSITORY,
+        env=bare | {"SCANBOX_REDIS_PASSWORD": "s3cret-for-the-test"},
     ).stdout
     config = yaml.safe_load(rendered)
     services = config["services"]
@@ -386,7 +394,9 @@ def test_compose_file_is_valid_and_its_worker_matches_the_replicas() -> None:
     assert worker["command"] == ["worker"]
     assert "/var/run/docker.sock:/var/run/docker.sock:rw" in worker["volumes"]
     assert worker["environment"]["TURSO_CONNECTION_URL"].startswith("ws://libsql:")
-    assert worker["environment"]["REDIS_URL"].startswith("redis://redis:")
+    assert worker["environment"]["REDIS_URL"] == "redis://:s3cret-for-the-test@redis:6379/0"
+    redis_command = services["redis"]["command"]
+    assert redis_command[redis_command.index("--requirepass") + 1] == "s3cret-for-the-test"
     # Fetchers never share a network with Redis or the database.
     assert worker["environment"]["FETCHER_NETWORK"] not in {
         str(name) for name in (config.get("networks") or {})

@@ -55,9 +55,45 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("FETCHER_ALLOW_NETWORKS", "not-a-network"),
         ("FETCHER_ALLOWED_PORTS", "80,70000"),
         ("LOG_FORMAT", "xml"),
+        ("REDIS_URL", "garbage"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/abc"),
+        ("REDIS_URL", "redis://127.0.0.1:99999/0"),
+        ("REDIS_URL", "http://127.0.0.1:6379/0"),
+        ("REDIS_URL", "redis:///0"),
+        ("HOST_RATE_LIMIT", "inf"),
+        ("HOST_RATE_LIMIT", "nan"),
+        ("CONTAINER_CPU_LIMIT", "nan"),
+        ("HOST_RATE_OVERRIDES", "example.org=inf"),
     ],
 )
 def test_bad_values_are_rejected(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "redis://:p%40ss@redis.internal/3",
+        "rediss://:secret@127.0.0.1:6380/0?ssl_ca_certs=/etc/scanbox/ca.pem",
+        "unix:///run/redis/redis.sock?db=2",
+    ],
+)
+def test_redis_urls_a_client_can_use_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("REDIS_URL", url)
+    assert Settings(_env_file=None).effective_redis_url == url
+
+
+def test_a_bad_redis_url_is_refused_without_quoting_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://:hunter2@127.0.0.1:6379/x")
+    with pytest.raises(ValidationError) as raised:
+        Settings(_env_file=None)
+    message = raised.value.errors(include_url=False, include_input=False)[0]["msg"]
+    assert "not a number" in message
+    assert "hunter2" not in message

@@ -101,6 +101,22 @@ def test_bad_setting_is_status_2(cli_env: Database, monkeypatch: pytest.MonkeyPa
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("REDIS_URL", "garbage"), ("REDIS_URL", "redis://127.0.0.1/abc"), ("HOST_RATE_LIMIT", "inf")],
+)
+def test_a_bad_redis_url_or_rate_is_one_line_at_start(
+    cli_env: Database, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    status, out, err = _run("submit", "http://127.0.0.1/")
+    assert status == 2
+    assert out == ""
+    assert err.startswith(f"scanbox: error: bad setting {name}: ")
+    assert err.count("\n") == 1
+    assert _count(cli_env) == (0, 0)
+
+
 def test_unreachable_redis_keeps_the_row_and_says_so(cli_env: Database) -> None:
     status, _out, err = _run("submit", "http://127.0.0.1/")
     assert status == 1

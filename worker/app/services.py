@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 import docker
+import redis.exceptions
 import structlog
 from redis import Redis
 
@@ -22,6 +23,7 @@ from worker.containers.pooled import URL_STDIN, PooledRunner
 from worker.containers.runner import DockerRunner, Runner
 from worker.containers.spec import ContainerSpec
 from worker.containers.standby import StandbyPool
+from worker.errors import ConfigurationError
 from worker.ops.reaper import Reaper
 from worker.queue.deferral import RedisDeferrals
 from worker.queue.dispatch import RQDispatcher, queue_names
@@ -51,6 +53,25 @@ def new_process_id() -> str:
 def open_redis(settings: Settings) -> Redis:
     """A Redis client for the configured server."""
     return Redis.from_url(settings.effective_redis_url, health_check_interval=30)
+
+
+def check_redis(settings: Settings) -> None:
+    """Raise unless Redis answers: ``ConfigurationError`` when it refuses the password."""
+    client = open_redis(settings)
+    try:
+        client.ping()
+    except (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError) as error:
+        raise ConfigurationError(
+            f"Redis refused the credentials in REDIS_URL / REDIS_PASSWORD: {error}"
+        ) from error
+    except redis.exceptions.ResponseError as error:
+        if "NOAUTH" not in str(error):
+            raise
+        raise ConfigurationError(
+            "Redis wants a password: set it in REDIS_URL or REDIS_PASSWORD"
+        ) from error
+    finally:
+        client.close()
 
 
 def open_docker() -> docker.DockerClient:

@@ -33,6 +33,7 @@ from worker.app.drain import BudgetedWorker, JobBudget
 from worker.app.services import (
     build_reaper,
     build_scanner,
+    check_redis,
     dispatcher,
     new_process_id,
     observe_worker,
@@ -209,7 +210,12 @@ def _child(
 
 
 def run_workers(settings: Settings, options: WorkerOptions) -> int:
-    """Run ``options.concurrency`` worker processes; return an exit status for the CLI."""
+    """Run ``options.concurrency`` worker processes; return an exit status for the CLI.
+
+    Redis must answer, with the password it was given, before any process starts: a wrong
+    password or a Redis that is not there is one line of error, not a loop of warnings.
+    """
+    check_redis(settings)
     budget = None if options.max_jobs is None else JobBudget(options.max_jobs)
     if options.concurrency == 1:
         run_worker_process(settings, burst=options.burst, budget=budget, group_id=options.group_id)
