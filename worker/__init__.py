@@ -9,7 +9,8 @@ Sub-packages follow a job through its states. One job id from submit to COMPLETE
 The foundation, used everywhere:
 
 - :mod:`worker.errors`: every error, under ``ScanboxError``; :mod:`worker.clock`: UTC time;
-  :mod:`worker.logs`: JSON log lines; :mod:`worker.urls`: which URLs may be scanned
+  :mod:`worker.logs`: JSON log lines; :mod:`worker.urls`: which URLs may be scanned;
+  :mod:`worker.printable`: hostile text made safe for a terminal
 - :mod:`worker.task`: ``run_scan(job_id)``, the only callable a queued RQ job may name
 - :mod:`worker.settings`: the one settings object (read by ``app``, ``cli`` and ``bench`` only)
 
@@ -42,7 +43,7 @@ level ones included, and fails on one the rule does not allow.
 from __future__ import annotations
 
 #: The foundation every part may import.
-FOUNDATION: frozenset[str] = frozenset({"errors", "clock", "logs", "urls", "task"})
+FOUNDATION: frozenset[str] = frozenset({"errors", "clock", "logs", "printable", "urls", "task"})
 #: The low packages: each may import the foundation only.
 LOW: frozenset[str] = frozenset({"store", "queue", "containers", "analysis"})
 
@@ -50,7 +51,8 @@ LOW: frozenset[str] = frozenset({"store", "queue", "containers", "analysis"})
 LAYERS: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "clock": frozenset(),
-    "logs": frozenset(),
+    "printable": frozenset(),
+    "logs": frozenset({"printable"}),
     "urls": frozenset({"errors"}),
     "task": frozenset(),
     **{package: FOUNDATION for package in LOW},

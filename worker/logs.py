@@ -12,6 +12,8 @@ import sys
 
 import structlog
 
+from worker.printable import printable
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 #: Keys present on every line, ``None`` when unknown.
 JOB_FIELDS = ("job_id", "state", "attempt", "worker")
@@ -26,18 +28,31 @@ def add_job_fields(
     return event_dict
 
 
+def escape_controls(
+    _logger: object, _method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """Show control and bidi characters in string values as escapes (console lines)."""
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = printable(value)
+    return event_dict
+
+
 def configure_logging(*, fmt: str, level: str) -> None:
     """Set up structlog for this process."""
+    console = fmt != "json"
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.dev.ConsoleRenderer(colors=False)
+        if console
+        else structlog.processors.JSONRenderer()
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_job_fields,
+        # JSON escapes control characters itself; console lines would carry them raw.
+        *([escape_controls] if console else []),
     ]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(

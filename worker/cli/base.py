@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
 
+from worker.cli.terminal import console, safe
 from worker.errors import ScanboxError, UsageError
 
 if TYPE_CHECKING:
@@ -37,14 +37,14 @@ app.add_typer(image_app, name="image")
 schedule_app = typer.Typer(help="Manage recurring scans (cron, in UTC).", no_args_is_help=True)
 app.add_typer(schedule_app, name="schedule")
 
-stdout = Console(highlight=False, soft_wrap=True)
+stdout = console()
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
 
 
 def fail(message: str, *, status: int = EXIT_USAGE) -> NoReturn:
     """Print one error line to stderr and exit with ``status``."""
-    sys.stderr.write(f"scanbox: error: {message}\n")
+    sys.stderr.write(f"scanbox: error: {safe(message)}\n")
     raise typer.Exit(status)
 
 

@@ -6,6 +6,7 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
 from worker.cli.base import (
     EXIT_FAILURE,
@@ -15,6 +16,7 @@ from worker.cli.base import (
     load_settings,
     stdout,
 )
+from worker.cli.terminal import safe, text
 
 if TYPE_CHECKING:
     from worker.store.database import Database
@@ -61,8 +63,8 @@ def submit(
         for item in submissions:
             if item.duplicate:
                 sys.stderr.write(
-                    f"scanbox: {item.url} is already job {item.job_id} ({item.state.value}); "
-                    "--force submits it again\n"
+                    f"scanbox: {safe(item.url)} is already job {item.job_id} "
+                    f"({item.state.value}); --force submits it again\n"
                 )
         job_ids = [item.job_id for item in submissions]
         if not wait:
@@ -72,7 +74,7 @@ def submit(
                         {"id": item.job_id, "state": item.state.value, "duplicate": item.duplicate}
                     )
                 else:
-                    stdout.print(item.job_id)
+                    stdout.print(text(item.job_id))
             return
         _wait_and_print(db, job_ids, timeout_s=wait_timeout, json_output=json_output)
 
@@ -90,7 +92,7 @@ def _wait_and_print(
         if json_output:
             views.print_json(views.job_dict(job, queries.get_result(db, job_id)))
         else:
-            stdout.print(job_id, views.state_text(str(job.state)))
+            stdout.print(Text.assemble(text(job_id), " ", views.state_text(str(job.state))))
     if any(job.state != State.COMPLETED for job in jobs.values()):
         raise typer.Exit(EXIT_FAILURE)
 
@@ -128,12 +130,13 @@ def status(job_id: str, json_output: JsonOption = False) -> None:
         if json_output:
             views.print_json(views.job_dict(job, result))
             return
-        line = f"{job.id} [{views.state_text(str(job.state)).style}]{job.state}[/] v{job.version}"
-        stdout.print(f"{line} attempts {job.attempts}/{job.max_attempts}  {job.url}")
+        stdout.print(views.status_line(job))
         if result is not None:
-            stdout.print(f"verdict {result.verdict} (score {result.score})")
+            stdout.print(
+                Text.assemble("verdict ", views.verdict_text(result.verdict, result.score))
+            )
         elif job.error_code:
-            stdout.print(f"error {job.error_code}: {job.error_message}")
+            stdout.print(text(f"error {job.error_code}: {job.error_message}"))
 
 
 @app.command(name="list")

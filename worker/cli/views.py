@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from worker.cli.terminal import text
 from worker.store.models import AuditLog, ScanJob, ScanResult, Schedule
 
 _STATE_STYLE = {
@@ -103,7 +105,23 @@ def audit_dict(row: AuditLog) -> dict[str, Any]:
 
 def state_text(state: str) -> Text:
     """A state, coloured."""
-    return Text(state, style=_STATE_STYLE.get(state, ""))
+    return text(state, style=_STATE_STYLE.get(state, ""))
+
+
+def verdict_text(verdict: str, score: int) -> Text:
+    """A verdict and its score, coloured."""
+    return text(f"{verdict} (score {score})", style=_VERDICT_STYLE.get(verdict, ""))
+
+
+def status_line(job: ScanJob) -> Text:
+    """The one line ``status`` prints about a job."""
+    return Text.assemble(
+        text(job.id),
+        " ",
+        state_text(str(job.state)),
+        f" v{job.version} attempts {job.attempts}/{job.max_attempts}  ",
+        text(job.url),
+    )
 
 
 def jobs_table(jobs: list[ScanJob]) -> Table:
@@ -113,11 +131,11 @@ def jobs_table(jobs: list[ScanJob]) -> Table:
         table.add_column(column, no_wrap=column != "URL", overflow="fold")
     for job in jobs:
         table.add_row(
-            job.id,
+            text(job.id),
             state_text(str(job.state)),
             f"{job.attempts}/{job.max_attempts}",
             iso(job.created_at) or "",
-            job.url,
+            text(job.url),
         )
     return table
 
@@ -126,33 +144,33 @@ def _facts(job: ScanJob, result: ScanResult | None, previous: ScanResult | None)
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column(overflow="fold")
-    facts.add_row("job", job.id)
-    facts.add_row("url", job.url)
+    facts.add_row("job", text(job.id))
+    facts.add_row("url", text(job.url))
     facts.add_row("state", state_text(str(job.state)))
     facts.add_row("attempts", f"{job.attempts}/{job.max_attempts}  (version {job.version})")
     if job.error_code:
-        facts.add_row("error", f"{job.error_code}: {job.error_message}")
+        facts.add_row("error", text(f"{job.error_code}: {job.error_message}"))
     if job.exit_code is not None:
         facts.add_row(
             "exit code", f"{job.exit_code}{'  (out of memory)' if job.oom_killed else ''}"
         )
     if result is not None:
-        verdict = Text(f"{result.verdict} (score {result.score})")
-        verdict.stylize(_VERDICT_STYLE.get(result.verdict, ""))
-        facts.add_row("verdict", verdict)
+        facts.add_row("verdict", verdict_text(result.verdict, result.score))
         if result.not_modified:
             source = f"result {result.previous_result_id}"
             if previous is not None:
                 source += f" of job {previous.job_id}, {iso(previous.created_at)}"
-            facts.add_row("not modified", f"the target answered 304: same content as {source}")
+            facts.add_row(
+                "not modified", text(f"the target answered 304: same content as {source}")
+            )
         facts.add_row("status", str(result.status_code) if result.status_code else "-")
-        facts.add_row("final url", result.final_url or "-")
+        facts.add_row("final url", text(result.final_url or "-"))
         content = previous if result.not_modified and previous is not None else result
-        facts.add_row("title", content.title or "-")
-        facts.add_row("content", f"{content.content_type or '-'}, {content.size} bytes")
-        facts.add_row("sha256", content.sha256 or "-")
+        facts.add_row("title", text(content.title or "-"))
+        facts.add_row("content", text(f"{content.content_type or '-'}, {content.size} bytes"))
+        facts.add_row("sha256", text(content.sha256 or "-"))
         if result.fetch_error:
-            facts.add_row("fetch error", result.fetch_error)
+            facts.add_row("fetch error", text(result.fetch_error))
     return facts
 
 
@@ -170,7 +188,11 @@ def job_panel(
         for column in ("RULE", "SCORE", "DETAIL"):
             reasons.add_column(column, overflow="fold")
         for reason in result.reasons:
-            reasons.add_row(str(reason["rule"]), f"+{reason['score']}", str(reason["message"]))
+            reasons.add_row(
+                text(reason.get("rule", "")),
+                text(f"+{reason.get('score', 0)}"),
+                text(reason.get("message", "")),
+            )
         parts.append(reasons)
     trail = Table(box=None, header_style="bold", title="audit trail", title_justify="left")
     for column in ("AT", "FROM", "TO", "VERSION", "ACTOR"):
@@ -181,7 +203,7 @@ def job_panel(
             row.from_state or "-",
             state_text(row.to_state),
             str(row.version),
-            row.actor,
+            text(row.actor),
         )
     parts.append(trail)
     return Panel(Group(*parts), title="scan", expand=False)
@@ -212,20 +234,38 @@ def schedules_table(schedules: list[Schedule]) -> Table:
         table.add_column(column, no_wrap=column != "URL", overflow="fold")
     for schedule in schedules:
         table.add_row(
-            schedule.id,
-            schedule.cron,
+            text(schedule.id),
+            text(schedule.cron),
             "yes" if schedule.active else "no",
-            Text(f"error: {schedule.error}", style="red")
+            text(f"error: {schedule.error}", style="red")
             if schedule.error
             else (iso(schedule.next_run_at) or "-"),
             iso(schedule.last_run_at) or "-",
             str(schedule.skipped_ticks),
-            schedule.url,
+            text(schedule.url),
         )
     return table
 
 
-def print_json(data: object) -> None:
-    """Print ``data`` as compact, stable JSON (one line)."""
+def _finite(data: Any) -> Any:
+    """``data`` with every non-finite number (which JSON can't hold) replaced by ``None``."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(value) for value in data]
+    return data
 
-    sys.stdout.write(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n")
+
+def print_json(data: object) -> None:
+    """Print ``data`` as compact, stable, valid JSON (one line).
+
+    Rows stored before reports were checked for them may hold NaN or infinities; those print
+    as ``null`` rather than as the invalid JSON ``NaN``.
+    """
+    try:
+        line = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        line = json.dumps(_finite(data), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    sys.stdout.write(line + "\n")
