@@ -16,13 +16,15 @@ The tree::
         │   ├── ContainerStartFailed  the container could not be created or started
         │   ├── ContainerKilled       killed by a signal from outside (e.g. the engine stopping)
         │   ├── DatabaseBusy          the database stayed locked through every retry
+        │   ├── DatabaseUnavailable   the database could not be reached to record the attempt
         │   ├── WorkerLost            the worker holding the job stopped renewing its lease
         │   ├── LeaseLost             this worker's claim was taken back while it ran
         │   └── WorkerShuttingDown    the worker stopped before the scan finished
         ├── PermanentScanError        retrying can't help: the job FAILS at once
         │   ├── ContainerCrashed      non-zero exit, crash or out-of-memory kill
         │   ├── OutputTooLarge        stdout went past the cap
-        │   └── InvalidOutput         stdout was not one valid report
+        │   ├── InvalidOutput         stdout was not one valid report
+        │   └── ResultRejected        the database refused the result (not a lock, not an outage)
         └── ScanTimedOut              the job is TIMED_OUT
             ├── ContainerTimedOut     the container outlived the worker's deadline
             └── FetchTimedOut         the target did not answer within the fetch deadline
@@ -44,6 +46,7 @@ __all__ = [
     "ContainerStartFailed",
     "ContainerTimedOut",
     "DatabaseBusy",
+    "DatabaseUnavailable",
     "DockerUnavailable",
     "FetchTimedOut",
     "IllegalTransition",
@@ -53,6 +56,7 @@ __all__ = [
     "LeaseLost",
     "OutputTooLarge",
     "PermanentScanError",
+    "ResultRejected",
     "ScanError",
     "ScanTimedOut",
     "ScanboxError",
@@ -179,6 +183,12 @@ class DatabaseBusy(TransientScanError):
     code = "database_busy"
 
 
+class DatabaseUnavailable(TransientScanError):
+    """The database could not be reached (or dropped the connection) while recording."""
+
+    code = "database_unavailable"
+
+
 class WorkerLost(TransientScanError):
     """The worker that claimed the job stopped renewing its lease (it died or hung)."""
 
@@ -240,6 +250,13 @@ class InvalidOutput(PermanentScanError):
     """The fetcher's stdout was not exactly one valid report."""
 
     code = "invalid_output"
+
+
+class ResultRejected(PermanentScanError):
+    """The database refused to store the attempt's result: a constraint or a value it can't
+    hold. Another attempt would be refused the same way."""
+
+    code = "result_rejected"
 
 
 class ScanTimedOut(ScanError):

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
 from statemachine.states import State
@@ -20,10 +25,11 @@ from worker.scan.backoff import Backoff
 from worker.scan.outcome import OutcomePolicy
 from worker.scan.scanner import FetcherArgs, Scanner
 from worker.store.database import Database
-from worker.store.models import AuditLog, ScanJob, ScanResult
+from worker.store.models import RESULTS, AuditLog, ScanJob, ScanResult
 from worker.submit.batch import submit_urls
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+T = TypeVar("T")
 
 
 def _scanner(db: Database, runner: FakeRunner, dispatcher: FakeDispatcher, **kw: object) -> Scanner:
@@ -192,3 +198,50 @@ def test_timeouts_retry_when_configured(db: Database) -> None:
     job_id = _submit(db, dispatcher)
     runner = FakeRunner([ContainerTimedOut(timeout_ms=1)])
     assert _scanner(db, runner, dispatcher, retry_timeouts=True).scan(job_id) is State.QUEUED
+
+
+def test_a_report_with_non_finite_numbers_fails_as_invalid_output(db: Database) -> None:
+    dispatcher = FakeDispatcher()
+    job_id = _submit(db, dispatcher)
+    nan = report_bytes().replace(b'"total_ms": 5.0', b'"total_ms": NaN')
+    assert _scanner(db, FakeRunner([nan]), dispatcher).scan(job_id) is State.FAILED
+    job = _job(db, job_id)
+    assert (job.error_code, job.attempts) == ("invalid_output", 1)
+    assert _results(db) == []
+
+
+@pytest.mark.backends
+def test_a_result_the_database_refuses_fails_the_job_at_once(db: Database) -> None:
+    dispatcher = FakeDispatcher()
+    job_id = _submit(db, dispatcher)
+    # A row already holds this job's one result: the COMPLETED write's insert is refused.
+    with db.write() as connection:
+        connection.execute(
+            RESULTS.insert().values(job_id=job_id, attempt=0, created_at=NOW, verdict="benign")
+        )
+    state = _scanner(db, FakeRunner([report_bytes()]), dispatcher).scan(job_id)
+    assert state is State.FAILED
+    job = _job(db, job_id)
+    assert (job.state, job.error_code, job.attempts) == (State.FAILED, "result_rejected", 1)
+    assert job.lease_expires_at is None
+    assert _trail(db, job_id)[-2:] == [("FETCHING", "ANALYZING"), ("ANALYZING", "FAILED")]
+
+
+class LosesTheConnectionOnResults(Database):
+    """A real database whose COMPLETED write finds the server gone."""
+
+    def run_write(self, work: Callable[[Connection], T]) -> T:
+        if getattr(work, "__qualname__", "").startswith("complete."):
+            raise sa.exc.OperationalError("INSERT", {}, ConnectionError("server went away"))
+        return super().run_write(work)
+
+
+def test_losing_the_database_while_recording_retries_the_attempt(tmp_path: Path) -> None:
+    db = LosesTheConnectionOnResults(url=f"file:{tmp_path / 'lost.db'}")
+    dispatcher = FakeDispatcher()
+    job_id = _submit(db, dispatcher)
+    assert _scanner(db, FakeRunner([report_bytes()]), dispatcher).scan(job_id) is State.QUEUED
+    job = _job(db, job_id)
+    assert (job.state, job.error_code) == (State.QUEUED, "database_unavailable")
+    assert job.available_at is not None
+    db.dispose()

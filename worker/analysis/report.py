@@ -23,7 +23,8 @@ Count = Annotated[int, Field(ge=0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinities: JSON can't hold them, and PostgreSQL's json type refuses them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Redirect(_Strict):
@@ -163,6 +164,11 @@ def parse_report(stdout: bytes) -> FetchReport:
     """Validate the fetcher's stdout as exactly one report, or raise ``InvalidOutput``."""
     if not stdout.strip():
         raise InvalidOutput("the fetcher printed nothing")
+    try:
+        stdout.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = stdout[error.start : error.start + 1]
+        raise InvalidOutput(f"fetcher output is not UTF-8 (byte {error.start}: {bad!r})") from None
     try:
         return FetchReport.model_validate_json(stdout)
     except ValidationError as error:

@@ -9,9 +9,12 @@ attempt is settled by ``worker.scan.outcome``.)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from statemachine.states import State
@@ -20,10 +23,33 @@ from worker.analysis.report import FetchReport
 from worker.analysis.rules import Judgement
 from worker.clock import Clock
 from worker.containers.runner import ContainerRun
+from worker.errors import DatabaseUnavailable, ResultRejected
 from worker.scan.claim import Claim
 from worker.scan.conditional import Previous, remember, result_columns
 from worker.store.database import Database
 from worker.store.results import insert_result
+
+#: SQLAlchemy errors that mean the database was away, not that it refused the data.
+_OUTAGES = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
+
+
+@contextmanager
+def recording(what: str) -> Iterator[None]:
+    """Turn a database error while recording an attempt into the attempt's outcome.
+
+    A lost connection is transient (the attempt is retried); anything else the database
+    refuses (a constraint, a value it can't store) is permanent: the job FAILS with
+    ``result_rejected`` instead of sitting in its state until its lease lapses. Locks are
+    retried by the database layer itself (``DatabaseBusy`` comes through unchanged).
+    """
+    try:
+        yield
+    except _OUTAGES as error:
+        cause = getattr(error, "orig", None) or error
+        raise DatabaseUnavailable(f"could not record {what}: {cause}") from error
+    except sa.exc.SQLAlchemyError as error:
+        cause = getattr(error, "orig", None) or error
+        raise ResultRejected(f"the database refused {what}: {cause}") from error
 
 
 def to_analyzing(
@@ -44,7 +70,9 @@ def to_analyzing(
             detail={"attempt": claim.attempt, "duration_ms": round(run.duration_ms, 1)},
         )
 
-    return db.run_write(write)
+    with recording("the container's exit"):
+        return db.run_write(write)
+    raise AssertionError("unreachable: recording() re-raises")
 
 
 def result_values(
@@ -129,4 +157,6 @@ def complete(
             )
         return True
 
-    return db.run_write(write)
+    with recording("the result"):
+        return db.run_write(write)
+    raise AssertionError("unreachable: recording() re-raises")
