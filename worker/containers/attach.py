@@ -6,7 +6,9 @@ Stdout is capped as it arrives (past the cap: ``OutputTooLarge``, and the reader
 of stderr only the tail is kept, to explain a crash.
 
 The fetcher prints its report as one line and exits: a reader can stop at the first complete
-line instead of waiting for the engine to tear the container down and close the stream.
+line instead of waiting for the engine to tear the container down and close the stream. Every
+byte the container wrote to stdout counts against the cap, whatever the engine's log driver
+would have kept.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from collections.abc import Callable
 
-from worker.containers.runner import Interruption
-from worker.errors import ContainerTimedOut, OutputTooLarge
+from worker.errors import ContainerTimedOut, OutputTooLarge, ScanError
 
 #: Stream numbers in a frame header.
 STDOUT = 1
@@ -29,6 +31,14 @@ STDERR_TAIL_CHARS = 4000
 RECV_BYTES = 65536
 #: How often a read looks up to check for an interruption.
 READ_SLICE_S = 0.5
+#: Asked while a container runs: an error to stop the scan with (its container is killed), or
+#: ``None`` to let it go on.
+Interruption = Callable[[], ScanError | None]
+
+
+def never() -> ScanError | None:
+    """The interruption of a scan nothing interrupts."""
+    return None
 
 
 class FrameReader:
@@ -81,8 +91,10 @@ def read_output(
     deadline: float,
     timeout_ms: int,
     interruption: Interruption,
+    until_end: bool = False,
 ) -> None:
-    """Feed ``reader`` until stdout holds a complete line or the container closes its output.
+    """Feed ``reader`` until stdout holds a complete line or the container closes its output
+    (with ``until_end``, only the latter).
 
     Raises ``ContainerTimedOut`` at ``deadline`` (``time.monotonic()``), the interruption's
     error when it asks to stop, ``OutputTooLarge`` past the cap, and ``OSError`` when the
@@ -103,5 +115,5 @@ def read_output(
         if not data:
             return
         reader.feed(data)
-        if reader.has_line:
+        if reader.has_line and not until_end:
             return

@@ -21,7 +21,13 @@ import docker
 from worker.containers import docker_errors
 from worker.containers.attach import FrameReader, read_output
 from worker.containers.docker_errors import best_effort, translated
-from worker.containers.runner import ContainerRun, Runner, RunRequest, crash_error
+from worker.containers.runner import (
+    EXIT_STATUS_TIMEOUT_S,
+    ContainerRun,
+    Runner,
+    RunRequest,
+    crash_error,
+)
 from worker.containers.spec import ContainerSpec, container_name
 from worker.containers.standby import Standby, StandbyPool
 from worker.errors import (
@@ -34,8 +40,6 @@ from worker.errors import (
 
 #: The fetcher's option to read its URL from stdin (``fetcher.options.URL_STDIN``).
 URL_STDIN = "--url-stdin"
-#: Seconds the engine gets to report the exit status of a container whose output ended.
-EXIT_STATUS_TIMEOUT_S = 10.0
 
 
 class PooledRunner:

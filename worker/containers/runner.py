@@ -1,25 +1,27 @@
 """Running one fetcher container for one attempt, through the Docker SDK.
 
-Each attempt gets its own container: created with every limit, started, waited on under the
-worker's own deadline, its stdout read (capped) apart from stderr, and removed on every path.
-Failures come out as ``ScanError`` subclasses (``worker.containers.docker_errors`` translates
-the engine's); nothing here decides retry or fail.
+Each attempt gets its own container: created with every limit, attached to before it starts,
+its stdout read from the attach socket (every byte counted against the cap, and checked as
+UTF-8 later, exactly as the container wrote it; never through the engine's log driver, which
+rotates and re-encodes), stderr's tail kept apart, all under the worker's own deadline, and
+the container removed on every path. Failures come out as ``ScanError`` subclasses
+(``worker.containers.docker_errors`` translates the engine's); nothing here decides retry or
+fail.
 """
 
 from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import docker
-import docker.errors
-import requests.exceptions
-from docker.models.containers import Container
 
 from worker.containers import docker_errors
+from worker.containers.attach import FrameReader, Interruption, never, read_output
 from worker.containers.docker_errors import best_effort, translated
 from worker.containers.spec import (
     ContainerSpec,
@@ -31,27 +33,16 @@ from worker.errors import (
     ContainerCrashed,
     ContainerKilled,
     ContainerStartFailed,
-    ContainerTimedOut,
     DockerUnavailable,
-    OutputTooLarge,
     ScanError,
 )
 
-#: How often a wait for a container looks up from the engine to check for an interruption.
-WAIT_SLICE_S = 0.5
-#: Lines of stderr kept to explain a crash.
-STDERR_TAIL_LINES = 20
 #: Exit statuses of a process killed by SIGKILL or SIGTERM (128 + signal number).
 KILLED_BY_SIGNAL = frozenset({137, 143})
 #: Separates the fetcher's options from the URL in its command line.
 END_OF_OPTIONS = "--"
-#: Asked while a container runs: an error to stop the scan with (its container is killed), or
-#: ``None`` to let it go on.
-Interruption = Callable[[], ScanError | None]
-
-
-def _never() -> ScanError | None:
-    return None
+#: Seconds the engine gets to report the exit status of a container whose output ended.
+EXIT_STATUS_TIMEOUT_S = 10.0
 
 
 def fetcher_command(options: Sequence[str], url: str) -> list[str]:
@@ -69,7 +60,7 @@ class RunRequest:
     url: str
     #: The fetcher's options (the URL is never one of them).
     options: Sequence[str] = field(default_factory=tuple)
-    interruption: Interruption = _never
+    interruption: Interruption = never
 
     @property
     def command(self) -> list[str]:
@@ -119,27 +110,42 @@ class DockerRunner:
 
     def run(self, request: RunRequest) -> ContainerRun:
         started = time.monotonic()
-        container = self._create(request)
-        container_id = str(container.id)
+        container_id = self._create(request)
+        handle: Any = None
         try:
+            with translated("attach to the fetcher container"):
+                handle = self.client.api.attach_socket(
+                    container_id, params={"stdout": 1, "stderr": 1, "stream": 1}
+                )
             with translated("start the fetcher container", refused=ContainerStartFailed):
-                container.start()
-            exit_code = self._wait(container, started=started, interruption=request.interruption)
+                self.client.api.start(container_id)
+            reader = FrameReader(stdout_limit=self.spec.output_limit_bytes)
+            self._read(getattr(handle, "_sock", handle), reader, container_id, started, request)
+            exit_code = self._exit_code(container_id)
             if exit_code != 0:
-                raise self._crash(container_id, exit_code)
-            stdout = self._read_stdout(container_id)
+                raise crash_error(
+                    exit_code=exit_code,
+                    oom_killed=docker_errors.was_oom_killed(self.client.api, container_id),
+                    stderr_tail=reader.stderr_tail,
+                )
             return ContainerRun(
                 container_id=container_id,
-                stdout=stdout,
+                stdout=reader.stdout,
                 duration_ms=(time.monotonic() - started) * 1000,
             )
         finally:
+            if handle is not None:
+                # The SDK's wrapper and the socket under it are closed apart.
+                for closable in (handle, getattr(handle, "_sock", None)):
+                    if closable is not None:
+                        with suppress(OSError):
+                            closable.close()
             docker_errors.remove(self.client.api, container_id)
 
     def close(self) -> None:
         """Nothing is kept between attempts."""
 
-    def _create(self, request: RunRequest) -> Container:
+    def _create(self, request: RunRequest) -> str:
         spec = self.spec
         options = fetcher_container_options(
             spec,
@@ -156,65 +162,36 @@ class DockerRunner:
         with translated(
             "create the fetcher container", refused=ContainerStartFailed, image=spec.image
         ):
-            return self.client.containers.create(spec.image, **options)
+            return str(self.client.containers.create(spec.image, **options).id)
         raise AssertionError("unreachable: translated() re-raises")
 
-    def _wait(self, container: Container, *, started: float, interruption: Interruption) -> int:
-        """Wait for the exit status, in slices, killing the container past the deadline."""
-        deadline = started + self.spec.timeout_ms / 1000
-        container_id = str(container.id)
-        while True:
-            stop = interruption()
-            if stop is not None:
-                docker_errors.kill(self.client.api, container_id)
-                raise stop
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                docker_errors.kill(self.client.api, container_id)
-                raise ContainerTimedOut(timeout_ms=self.spec.timeout_ms)
-            slice_start = time.monotonic()
-            try:
-                status = container.wait(timeout=min(remaining, WAIT_SLICE_S))
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as error:
-                # A slice that ran its length is a timeout; one that broke early is the engine.
-                if time.monotonic() - slice_start < min(remaining, WAIT_SLICE_S) * 0.9:
-                    raise DockerUnavailable(
-                        f"lost the Docker engine while waiting: {error}"
-                    ) from error
-                continue
-            except docker.errors.APIError as error:
-                raise DockerUnavailable(
-                    f"waiting for the fetcher container failed: {error}"
-                ) from error
-            return int(status.get("StatusCode", -1))
-
-    def _crash(self, container_id: str, exit_code: int) -> ContainerCrashed | ContainerKilled:
-        stderr_tail = ""
-        with best_effort():  # the crash is what matters; its details are best effort
-            raw = self.client.api.logs(
-                container_id, stdout=False, stderr=True, tail=STDERR_TAIL_LINES
+    def _read(
+        self,
+        sock: socket.socket,
+        reader: FrameReader,
+        container_id: str,
+        started: float,
+        request: RunRequest,
+    ) -> None:
+        """Read the container's output to its end, killing it on the deadline or a stop."""
+        try:
+            read_output(
+                sock,
+                reader,
+                deadline=started + self.spec.timeout_ms / 1000,
+                timeout_ms=self.spec.timeout_ms,
+                interruption=request.interruption,
+                until_end=True,
             )
-            stderr_tail = raw.decode("utf-8", "replace")[-4000:]
-        return crash_error(
-            exit_code=exit_code,
-            oom_killed=docker_errors.was_oom_killed(self.client.api, container_id),
-            stderr_tail=stderr_tail,
-        )
+        except ScanError:
+            docker_errors.kill(self.client.api, container_id)
+            raise
+        except OSError as error:
+            with best_effort():
+                self.client.api.kill(container_id)
+            raise DockerUnavailable(f"lost the fetcher container's output: {error}") from error
 
-    def _read_stdout(self, container_id: str) -> bytes:
-        limit = self.spec.output_limit_bytes
-        chunks: list[bytes] = []
-        size = 0
-        with translated("read the fetcher's output"):
-            stream = self.client.api.logs(
-                container_id, stdout=True, stderr=False, stream=True, follow=False
-            )
-            try:
-                for chunk in stream:
-                    size += len(chunk)
-                    if size > limit:
-                        raise OutputTooLarge(limit_bytes=limit)
-                    chunks.append(chunk)
-            finally:
-                stream.close()
-        return b"".join(chunks)
+    def _exit_code(self, container_id: str) -> int:
+        with translated("get the fetcher's exit status"):
+            status = self.client.api.wait(container_id, timeout=EXIT_STATUS_TIMEOUT_S)
+        return int(status.get("StatusCode", -1))

@@ -33,8 +33,10 @@ LABEL_STANDBY = "org.scanbox.standby"
 STANDBY_PREFIX = "scanbox-standby-"
 #: Microseconds in a millisecond: the unit of the CFS period and quota.
 US_PER_MS = 1000
-#: Docker keeps this many times the output cap of log on disk (JSON escaping can grow each
-#: byte up to six times), so an overflowing output is always seen as one.
+#: Docker keeps at most this many times the output cap of a container's log on disk. Scans
+#: read their output from the attach socket, never from this log; it only bounds the disk a
+#: container that floods its output can fill (and serves ``docker logs`` and the bench's bare
+#: baseline).
 LOG_SIZE_FACTOR = 8
 
 
