@@ -223,6 +223,24 @@ class Settings(BaseSettings):
                     raise ValueError(f"not a port or port range: {part.strip()!r}")
         return value
 
+    def sandbox_weakenings(self) -> list[str]:
+        """Settings that are valid but weaken the fetchers' sandbox, each with what it costs."""
+        found = []
+        if self.container_user.split(":", 1)[0].strip() in ("0", "root"):
+            found.append("CONTAINER_USER runs fetchers as root")
+        if self.fetcher_network == "host":
+            found.append("FETCHER_NETWORK=host shares the host's network with every page")
+        if any(
+            ipaddress.ip_network(network, strict=False).prefixlen == 0
+            for network in self.fetcher_allow_networks
+        ):
+            found.append("FETCHER_ALLOW_NETWORKS allows every address, private ones included")
+        if self.container_runtime in ("", "runc"):
+            found.append(
+                "no runtime isolation (CONTAINER_RUNTIME=runsc runs fetchers under gVisor)"
+            )
+        return found
+
     @property
     def deployment(self) -> str:
         """This deployment's name: ``SCANBOX_DEPLOYMENT``, or one derived from DB and queue."""

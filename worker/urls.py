@@ -1,10 +1,19 @@
-"""Checking a URL before it is accepted for scanning, and its normalised form for matching."""
+"""Checking a URL before it is accepted for scanning, and its normalised form for matching.
+
+A host must be an IP address or a name valid under UTS 46 (IDNA 2008 with the mapping
+browsers use, non-transitional): an international name is checked and converted to its ASCII
+form, and a label already in that form (``xn--…``) must decode. Bidi controls, which can make
+a URL read differently from what it is, are refused anywhere in it, as are control characters.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import string
 from urllib.parse import urlsplit, urlunsplit
+
+import idna
 
 from worker.errors import InvalidURL
 
@@ -14,6 +23,14 @@ MAX_URL_LENGTH = 2048
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 #: The port each scheme uses when a URL names none; naming it changes nothing.
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+#: Longest host name (RFC 1035), and longest label of one.
+MAX_HOST_LENGTH = 253
+#: An ASCII label as hosts use them: letters, digits, hyphens inside, and the underscores some
+#: real hosts have.
+_ASCII_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+#: Bidi embeddings, overrides, isolates and marks, and the C1 controls: never in a URL.
+_BIDI_OR_C1 = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\x80-\x9f]")
 
 #: Characters a percent-escape never needs to hide (RFC 3986 section 2.3).
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
@@ -29,6 +46,8 @@ def validate_url(url: str) -> str:
         raise InvalidURL(url, f"longer than {MAX_URL_LENGTH} characters")
     if any(ord(char) < 0x21 or ord(char) == 0x7F for char in candidate):
         raise InvalidURL(url, "contains white space or control characters")
+    if _BIDI_OR_C1.search(candidate):
+        raise InvalidURL(url, "contains bidi or C1 control characters")
     try:
         parts = urlsplit(candidate)
         port = parts.port
@@ -42,7 +61,37 @@ def validate_url(url: str) -> str:
         raise InvalidURL(url, "port 0")
     if parts.username is not None or parts.password is not None:
         raise InvalidURL(url, "credentials in URLs are not accepted")
+    reason = host_problem(parts.hostname)
+    if reason is not None:
+        raise InvalidURL(url, reason)
     return candidate
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (as ``urlsplit`` gives it) can't be scanned, or ``None``."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return None
+    name = host.rstrip(".")
+    if not name.isascii():
+        try:
+            name = idna.encode(name, uts46=True).decode("ascii")
+        except idna.IDNAError as error:
+            return f"host is not a valid international name (UTS 46): {error}"
+    if len(name) > MAX_HOST_LENGTH:
+        return f"host is longer than {MAX_HOST_LENGTH} characters"
+    for label in name.lower().split("."):
+        if not _ASCII_LABEL.fullmatch(label):
+            return f"host label {label[:63]!r} is not a valid name"
+        if label.startswith("xn--"):
+            try:
+                idna.decode(label)
+            except idna.IDNAError:
+                return f"host label {label[:63]!r} is not valid punycode (UTS 46)"
+    return None
 
 
 def url_host(url: str) -> str:
@@ -75,8 +124,8 @@ def _normalise_host(host: str) -> str:
     if host.isascii():
         return host
     try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
         return host
 
 

@@ -44,6 +44,10 @@ def secured_redis(request: pytest.FixtureRequest, tls_files: RedisTls) -> Iterat
     server.stop()
 
 
+def _errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("scanbox: error: ")]
+
+
 def _scanbox(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "worker", *args],
@@ -80,7 +84,7 @@ def test_a_worker_with_a_wrong_or_no_password_stops_at_once_with_one_line(
     url = secured_redis.url.replace(f":{PASSWORD}@", f":{given}@" if given else "")
     worker = _scanbox(scan_env | {"REDIS_URL": url}, "worker", "--concurrency", "1")
     assert worker.returncode == 2
-    [line] = worker.stderr.splitlines()
+    [line] = _errors(worker.stderr)
     assert line.startswith("scanbox: error: Redis ")
     assert "REDIS_URL" in line
     assert PASSWORD not in line
@@ -91,5 +95,8 @@ def test_a_worker_stops_at_once_when_redis_is_not_there(scan_env: dict[str, str]
     gone = f"redis://127.0.0.1:{free_port()}/0"
     worker = _scanbox(scan_env | {"REDIS_URL": gone}, "worker", "--concurrency", "1")
     assert worker.returncode == 1
-    [line] = worker.stderr.splitlines()
-    assert line.startswith("scanbox: error: cannot reach Redis")
+    warning, error = worker.stderr.splitlines()
+    assert error.startswith("scanbox: error: cannot reach Redis")
+    # The tests' fetchers share the host network (their pages are on loopback): said once.
+    assert warning.startswith("scanbox: warning: the sandbox is weakened: ")
+    assert "FETCHER_NETWORK=host" in warning

@@ -97,3 +97,29 @@ def test_a_bad_redis_url_is_refused_without_quoting_its_password(
     message = raised.value.errors(include_url=False, include_input=False)[0]["msg"]
     assert "not a number" in message
     assert "hunter2" not in message
+
+
+def test_the_defaults_weaken_nothing_but_the_runtime() -> None:
+    assert Settings(_env_file=None).sandbox_weakenings() == [
+        "no runtime isolation (CONTAINER_RUNTIME=runsc runs fetchers under gVisor)"
+    ]
+    assert Settings(_env_file=None, container_runtime="runsc").sandbox_weakenings() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("CONTAINER_USER", "0", "as root"),
+        ("CONTAINER_USER", "root:root", "as root"),
+        ("FETCHER_NETWORK", "host", "FETCHER_NETWORK=host"),
+        ("FETCHER_ALLOW_NETWORKS", "10.0.0.0/8,0.0.0.0/0", "every address"),
+        ("FETCHER_ALLOW_NETWORKS", "::/0", "every address"),
+    ],
+)
+def test_settings_that_weaken_the_sandbox_are_named(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv("CONTAINER_RUNTIME", "runsc")
+    monkeypatch.setenv(name, value)
+    [weakening] = Settings(_env_file=None).sandbox_weakenings()
+    assert said in weakening

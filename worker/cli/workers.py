@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Annotated
 
 import typer
@@ -36,6 +37,9 @@ def worker(
     from worker.telemetry.runs import group_summary, new_run_id
 
     settings = load_settings()
+    weakened = settings.sandbox_weakenings()
+    if weakened:
+        sys.stderr.write(f"scanbox: warning: the sandbox is weakened: {'; '.join(weakened)}\n")
     with errors_reported():
         group_id = new_run_id()
         options = WorkerOptions(
