@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install and start what scanbox needs on a Debian machine, idempotently:
-# Docker engine, Redis, debootstrap, the virtual environment, and the fetcher image.
+# Docker engine, Redis, debootstrap, the virtual environment (with the dev and docs extras),
+# and the fetcher image.
 # Usage: source scripts/setup.sh   (or run it; it exports nothing you need afterwards)
 set -euo pipefail
 
@@ -53,7 +54,7 @@ if [ ! -x .venv/bin/scanbox ] || [ pyproject.toml -nt .venv/.scanbox-installed ]
   log "installing scanbox into .venv"
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -e '.[dev]'
+  .venv/bin/pip install -q -e '.[dev,docs]'
   touch .venv/.scanbox-installed
 fi
 

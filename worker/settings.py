@@ -70,8 +70,11 @@ class Settings(BaseSettings):
     turso_auth_token: SecretStr | None = None
     #: Full Redis URL; when unset it is built from the three settings after it.
     redis_url: str | None = None
+    #: Redis host, used when ``REDIS_URL`` is unset.
     redis_host: str = "127.0.0.1"
+    #: Redis port, used when ``REDIS_URL`` is unset.
     redis_port: int = Field(default=6379, ge=1, le=65535)
+    #: Redis password, used when ``REDIS_URL`` is unset.
     redis_password: SecretStr | None = None
     #: Base name of the RQ queues.
     queue_name: str = DEFAULT_QUEUE_NAME
@@ -132,6 +135,7 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=100)
     #: First retry delay; doubles each attempt, with jitter, up to the maximum.
     retry_backoff_ms: int = Field(default=1_000, ge=0)
+    #: Longest retry delay, however many attempts came before.
     retry_backoff_max_ms: int = Field(default=60_000, ge=0)
     #: Whether a TIMED_OUT attempt is retried like a transient error.
     retry_timeouts: bool = False
@@ -181,6 +185,7 @@ class Settings(BaseSettings):
 
     #: Log format: ``json`` (one object a line) or ``console``.
     log_format: Literal["json", "console"] = "json"
+    #: Lowest level of log lines written.
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("fetcher_allow_networks", mode="before")
