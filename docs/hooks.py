@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import annotated_types
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
+from pydantic.types import AllowInfNan
 from pydantic_settings import BaseSettings, NoDecode
 
 if TYPE_CHECKING:
@@ -161,6 +162,8 @@ def _bounds(metadata: list[Any]) -> Iterator[str]:
             yield f"at least {item.min_length} long"
         elif isinstance(item, annotated_types.MaxLen):
             yield f"at most {item.max_length} long"
+        elif isinstance(item, AllowInfNan) and not item.allow_inf_nan:
+            yield "finite"
         else:
             raise UnrenderableError(f"no words for the constraint {item!r}")
     if low is not None and high is not None:
