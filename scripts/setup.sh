@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install and start what scanbox needs on a Debian machine, idempotently:
-# Docker engine, Redis, debootstrap, the virtual environment (with the dev and docs extras),
-# and the fetcher image.
+# Docker engine, gVisor (runsc, registered with the engine), Redis, debootstrap, the virtual
+# environment (with the dev and docs extras), and the fetcher image.
 # Usage: source scripts/setup.sh   (or run it; it exports nothing you need afterwards)
 set -euo pipefail
 
@@ -16,6 +16,7 @@ missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v runsc >/dev/null 2>&1 || missing+=(runsc)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 # Tests: PostgreSQL (the tests start their own cluster), docker-compose (checks compose.yaml),
 # and Debian's own python3 with venv (it resolves the worker image's wheelhouse).
@@ -40,6 +41,25 @@ if ! docker info >/dev/null 2>&1; then
   log "starting the Docker engine"
   $sudo sh -c 'setsid dockerd >/var/log/scanbox-dockerd.log 2>&1 < /dev/null &'
   wait_for 60 docker info || { log "dockerd did not start; see /var/log/scanbox-dockerd.log"; exit 1; }
+fi
+
+# gVisor as the engine's runtime "runsc". On these machines it needs the ptrace platform, and
+# a network argument (its own stack fails here): fetchers have no network of their own, so
+# none, and the egress proxy's socket is reached through --host-uds=open.
+runsc_args='["--platform=ptrace", "--network=none", "--host-uds=open"]'
+if ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; then
+  log "registering gVisor (runsc) with the Docker engine"
+  $sudo mkdir -p /etc/docker
+  $sudo /usr/bin/python3 - "$(command -v runsc)" "$runsc_args" <<'PY'
+import json, pathlib, sys
+path = pathlib.Path("/etc/docker/daemon.json")
+config = json.loads(path.read_text()) if path.exists() and path.read_text().strip() else {}
+config.setdefault("runtimes", {})["runsc"] = {"path": sys.argv[1], "runtimeArgs": json.loads(sys.argv[2])}
+path.write_text(json.dumps(config, indent=2) + "\n")
+PY
+  $sudo kill -HUP "$(pidof dockerd)"
+  wait_for 30 sh -c "docker info --format '{{json .Runtimes}}' | grep -q '\"runsc\"'" \
+    || { log "the engine did not take the runsc runtime; see /etc/docker/daemon.json"; exit 1; }
 fi
 
 redis_port="${SCANBOX_REDIS_PORT:-6379}"

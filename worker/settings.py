@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.queue.ratelimit import parse_overrides
@@ -41,6 +41,10 @@ def check_redis_url(url: str) -> None:
     if not database.isdigit():
         raise ValueError("the database of the Redis URL is not a number (redis://HOST:PORT/0)")
 
+
+#: The fewest pids a container may have under gVisor: its sandbox's own host threads count
+#: against the limit (below about 40 it can't even start).
+RUNSC_MIN_PIDS = 64
 
 #: Embedded SQLite file in the working directory.
 DEFAULT_DATABASE_URL = "file:./scanbox.db"
@@ -227,6 +231,15 @@ class Settings(BaseSettings):
                 if not port.isdigit() or not 1 <= int(port) <= 65535:
                     raise ValueError(f"not a port or port range: {part.strip()!r}")
         return value
+
+    @model_validator(mode="after")
+    def _check_runtime_limits(self) -> Settings:
+        if self.container_runtime == "runsc" and self.container_pids_limit < RUNSC_MIN_PIDS:
+            raise ValueError(
+                f"CONTAINER_PIDS_LIMIT must be at least {RUNSC_MIN_PIDS} with "
+                "CONTAINER_RUNTIME=runsc: gVisor's own threads count against it"
+            )
+        return self
 
     def sandbox_weakenings(self) -> list[str]:
         """Settings that are valid but weaken the fetchers' sandbox, each with what it costs."""

@@ -123,3 +123,12 @@ def test_settings_that_weaken_the_sandbox_are_named(
     monkeypatch.setenv(name, value)
     [weakening] = Settings(_env_file=None).sandbox_weakenings()
     assert said in weakening
+
+
+def test_gvisor_needs_room_for_its_own_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTAINER_RUNTIME", "runsc")
+    monkeypatch.setenv("CONTAINER_PIDS_LIMIT", "32")
+    with pytest.raises(ValidationError, match="gVisor"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("CONTAINER_PIDS_LIMIT", "64")
+    assert Settings(_env_file=None).container_pids_limit == 64

@@ -84,6 +84,6 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except pydantic.ValidationError as error:
-        first = error.errors(include_url=False)[0]
+        first = error.errors(include_url=False, include_input=False)[0]
         name = ".".join(str(part) for part in first["loc"]).upper()
-        fail(f"bad setting {name}: {first['msg']}")
+        fail(f"bad setting {name}: {first['msg']}" if name else f"bad settings: {first['msg']}")
