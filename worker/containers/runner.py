@@ -100,6 +100,16 @@ def crash_error(
     return ContainerCrashed(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)
 
 
+def _close_attach(handle: Any) -> None:
+    """Close an attach socket: the SDK's wrapper and the socket under it are closed apart."""
+    if handle is None:
+        return
+    for closable in (handle, getattr(handle, "_sock", None)):
+        if closable is not None:
+            with suppress(OSError):
+                closable.close()
+
+
 class DockerRunner:
     """``Runner`` on a real Docker engine: a new container for every attempt."""
 
@@ -120,7 +130,7 @@ class DockerRunner:
             with translated("start the fetcher container", refused=ContainerStartFailed):
                 self.client.api.start(container_id)
             reader = FrameReader(stdout_limit=self.spec.output_limit_bytes)
-            self._read(getattr(handle, "_sock", handle), reader, container_id, started, request)
+            self._read(handle, reader, container_id, started, request)
             exit_code = self._exit_code(container_id)
             if exit_code != 0:
                 raise crash_error(
@@ -134,12 +144,7 @@ class DockerRunner:
                 duration_ms=(time.monotonic() - started) * 1000,
             )
         finally:
-            if handle is not None:
-                # The SDK's wrapper and the socket under it are closed apart.
-                for closable in (handle, getattr(handle, "_sock", None)):
-                    if closable is not None:
-                        with suppress(OSError):
-                            closable.close()
+            _close_attach(handle)
             docker_errors.remove(self.client.api, container_id)
 
     def close(self) -> None:
@@ -167,16 +172,20 @@ class DockerRunner:
 
     def _read(
         self,
-        sock: socket.socket,
+        handle: Any,
         reader: FrameReader,
         container_id: str,
         started: float,
         request: RunRequest,
     ) -> None:
-        """Read the container's output to its end, killing it on the deadline or a stop."""
+        """Read the container's output to its end, killing it on the deadline or a stop.
+
+        The attach socket is closed before the kill: an engine whose copy of the output is
+        blocked on a socket nobody reads any more would not finish the kill.
+        """
         try:
             read_output(
-                sock,
+                getattr(handle, "_sock", handle),
                 reader,
                 deadline=started + self.spec.timeout_ms / 1000,
                 timeout_ms=self.spec.timeout_ms,
@@ -184,9 +193,11 @@ class DockerRunner:
                 until_end=True,
             )
         except ScanError:
+            _close_attach(handle)
             docker_errors.kill(self.client.api, container_id)
             raise
         except OSError as error:
+            _close_attach(handle)
             with best_effort():
                 self.client.api.kill(container_id)
             raise DockerUnavailable(f"lost the fetcher container's output: {error}") from error
