@@ -9,13 +9,12 @@ of the fetcher's start-up before its first request.
 from __future__ import annotations
 
 import getopt
-import ipaddress
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, NamedTuple, NoReturn
 
-from fetcher.addresses import IPNetwork
+from fetcher.addresses import IPNetwork, parse_network
 from fetcher.ports import DEFAULT_ALLOWED_PORTS, PortPolicy, parse_port_policy
 from fetcher.request import printable_ascii
 
@@ -173,10 +172,6 @@ def _non_negative_int(text: str) -> int:
     return int(text)
 
 
-def _network(text: str) -> IPNetwork:
-    return ipaddress.ip_network(text, strict=True)
-
-
 def _readable_file(text: str) -> str:
     if not os.path.isfile(text) or not os.access(text, os.R_OK):
         raise ValueError(f"{text!r} is not a readable file")
@@ -245,7 +240,7 @@ OPTIONS = {
     ALLOW_NETWORK: _Option(
         field="allowed_networks",
         metavar="CIDR",
-        convert=_network,
+        convert=parse_network,
         help="network allowed despite the blocklist (repeatable)",
     ),
     "--allowed-ports": _Option(

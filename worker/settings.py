@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -11,6 +10,8 @@ from urllib.parse import quote
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from fetcher.addresses import parse_network
+from fetcher.ports import parse_port_policy
 from worker.ratelimit import parse_overrides
 
 #: Embedded SQLite file in the working directory.
@@ -165,7 +166,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for network in value:
-            ipaddress.ip_network(network, strict=False)
+            parse_network(network)
         return value
 
     @field_validator("host_rate_overrides")
@@ -177,15 +178,8 @@ class Settings(BaseSettings):
     @field_validator("fetcher_allowed_ports")
     @classmethod
     def _check_ports(cls, value: str) -> str:
-        value = value.strip()
-        if value == "any":
-            return value
-        for part in value.split(","):
-            low, _, high = part.strip().partition("-")
-            for port in (low, high or low):
-                if not port.isdigit() or not 1 <= int(port) <= 65535:
-                    raise ValueError(f"not a port or port range: {part.strip()!r}")
-        return value
+        parse_port_policy(value)
+        return value.strip()
 
     @property
     def deployment(self) -> str:
