@@ -59,6 +59,8 @@ class FetchOptions(NamedTuple):
     user_agent: str = DEFAULT_USER_AGENT
     if_none_match: str | None = None
     if_modified_since: str | None = None
+    #: The egress proxy's Unix socket: every connection goes through it, nothing is resolved.
+    proxy_socket: str | None = None
 
     @property
     def conditional(self) -> bool:
@@ -178,6 +180,12 @@ def _readable_file(text: str) -> str:
     return text
 
 
+def _socket_path(text: str) -> str:
+    if not text or not printable_ascii(text):
+        raise ValueError(f"{text!r} is not a socket path")
+    return text
+
+
 def _header_value(text: str) -> str:
     # Printable ASCII only: anything else could not be sent, and CR/LF would split the request.
     if not printable_ascii(text):
@@ -266,6 +274,12 @@ OPTIONS = {
         metavar="ETAG",
         convert=_header_value,
         help="ask for the page only if its ETag changed",
+    ),
+    "--proxy-socket": _Option(
+        field="proxy_socket",
+        metavar="PATH",
+        convert=_socket_path,
+        help="connect only through the egress proxy on this Unix socket",
     ),
     "--if-modified-since": _Option(
         field="if_modified_since",
