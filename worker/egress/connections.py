@@ -1,0 +1,318 @@
+"""One client connection to a session socket: read the request, decide, connect, relay, record.
+
+For every request the host is resolved once (an IP address is not resolved), the request is
+refused if any address is refused by the classifier and the allow-list, and the proxy
+connects only to an address it checked, never to the name. A ``CONNECT`` is answered
+``200`` with :data:`fetcher.proxy.PEER_HEADER` naming that address; a refusal gets its
+status with :data:`fetcher.proxy.REFUSAL_HEADER` (and :data:`fetcher.proxy.ERROR_HEADER`
+when the target could not be reached). Whatever happens, the connection leaves one record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from fetcher.addresses import IPAddress
+from fetcher.proxy import DETAIL_HEADER, ERROR_HEADER, PEER_HEADER, REFUSAL_HEADER
+from fetcher.resolution import Resolver
+from worker.clock import Clock
+from worker.egress.config import EgressConfig
+from worker.egress.errors import Refusal
+from worker.egress.lookup import refusal_for, resolve_once
+from worker.egress.records import ALLOWED, FAILED, MAX_DETAIL_CHARS, REFUSED, ConnectionRecord
+from worker.egress.relay import Counts, Stream, relay, send_within_budget
+from worker.egress.request_head import (
+    HEAD_END,
+    KIND_CONNECT,
+    ProxyRequest,
+    bad_request,
+    parse_request_head,
+)
+from worker.egress.session import LiveSession
+
+#: Reason phrases of the statuses the proxy answers with.
+REASONS = {
+    200: "Connection established",
+    400: "Bad Request",
+    403: "Forbidden",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+#: OS errors that mean no route to the target rather than a broken connection.
+UNREACHABLE_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.EADDRNOTAVAIL}
+)
+#: Milliseconds in a second.
+MS = 1000.0
+
+#: Connects to one checked address and port within a timeout (seconds).
+Opener = Callable[[IPAddress, int, float], Awaitable[Stream]]
+
+
+class Gate(Protocol):
+    """The proxy-wide bound on open client connections."""
+
+    def enter(self) -> bool: ...
+
+    def leave(self) -> None: ...
+
+
+async def open_upstream(address: IPAddress, port: int, timeout_s: float) -> Stream:
+    """Connect a socket to exactly ``address``:``port``; nothing is resolved on the way."""
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(loop.sock_connect(sock, (str(address), port)), timeout_s)
+        reader, writer = await asyncio.open_connection(sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    return Stream(reader=reader, writer=writer)
+
+
+@dataclass
+class _Entry:
+    """What is known of a connection so far; frozen into a ConnectionRecord at its end."""
+
+    started_at: datetime
+    started: float
+    kind: str = "unknown"
+    host: str | None = None
+    port: int | None = None
+    resolved: tuple[IPAddress, ...] = ()
+    connected: IPAddress | None = None
+    decision: str = REFUSED
+    reason: str | None = None
+    detail: str | None = None
+    counts: Counts = field(default_factory=Counts)
+
+    def refused(self, refusal: Refusal) -> None:
+        self.decision = FAILED if refusal.error else REFUSED
+        self.reason = refusal.reason
+        self.detail = refusal.detail[:MAX_DETAIL_CHARS]
+
+    def freeze(self, *, ended: float) -> ConnectionRecord:
+        return ConnectionRecord(
+            kind=self.kind,
+            host=self.host,
+            port=self.port,
+            resolved=tuple(str(address) for address in self.resolved[:32]),
+            connected=None if self.connected is None else str(self.connected),
+            decision=self.decision,
+            reason=self.reason,
+            detail=self.detail,
+            bytes_up=self.counts.up,
+            bytes_down=self.counts.down,
+            started_at=self.started_at,
+            duration_ms=max(0.0, (ended - self.started) * MS),
+        )
+
+
+class ConnectionHandler:
+    """Serves client connections of any session under one configuration."""
+
+    def __init__(
+        self,
+        *,
+        config: EgressConfig,
+        gate: Gate,
+        resolver: Resolver,
+        executor: Executor,
+        opener: Opener = open_upstream,
+        clock: Clock,
+        logger: Any,
+    ) -> None:
+        self._config = config
+        self._log = logger
+        self._gate = gate
+        self._resolver = resolver
+        self._executor = executor
+        self._opener = opener
+        self._clock = clock
+
+    async def serve(
+        self, session: LiveSession, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Handle one client connection of ``session`` to its end and record it."""
+        loop = asyncio.get_running_loop()
+        entry = _Entry(started_at=self._clock(), started=loop.time())
+        client = Stream(reader=reader, writer=writer)
+        target: Stream | None = None
+        if not self._gate.enter():
+            entry.refused(Refusal(status=503, reason="proxy-busy", detail="too many connections"))
+            await _answer(writer, status=503, headers=_refusal_headers(entry))
+            writer.close()
+            self._keep(session, entry.freeze(ended=loop.time()))
+            return
+        recorded = True
+        try:
+            if not session.admit():
+                recorded = False
+                raise Refusal(
+                    status=403,
+                    reason="session-connections",
+                    detail=f"the session had its {session.max_connections} connections",
+                )
+            target = await self._open(session, client, entry)
+            entry.decision = ALLOWED
+            entry.reason = await relay(
+                client=client, target=target, session=session, counts=entry.counts
+            )
+        except Refusal as refusal:
+            entry.refused(refusal)
+            await _answer(writer, status=refusal.status, headers=_refusal_headers(entry, refusal))
+        except asyncio.CancelledError:
+            entry.reason = session.ending or "proxy-stopped"
+            raise
+        finally:
+            for stream in (client, target):
+                if stream is not None:
+                    stream.writer.close()
+            self._gate.leave()
+            if recorded:
+                self._keep(session, entry.freeze(ended=loop.time()))
+
+    def _keep(self, session: LiveSession, record: ConnectionRecord) -> None:
+        """Record a finished connection, and log it: host and port only, never a path."""
+        session.record(record)
+        log = self._log.debug if record.decision == ALLOWED else self._log.info
+        log(
+            "egress.connection",
+            session=session.session_id,
+            kind=record.kind,
+            host=record.host,
+            port=record.port,
+            connected=record.connected,
+            decision=record.decision,
+            reason=record.reason,
+            bytes_up=record.bytes_up,
+            bytes_down=record.bytes_down,
+        )
+
+    async def _open(self, session: LiveSession, client: Stream, entry: _Entry) -> Stream:
+        """Read and check the request, connect to a checked address; answer a CONNECT."""
+        loop = asyncio.get_running_loop()
+        request = await self._read_request(session, client.reader)
+        entry.kind, entry.host, entry.port = request.kind, request.host, request.port
+        entry.resolved = await resolve_once(
+            request.host,
+            request.port,
+            resolver=self._resolver,
+            executor=self._executor,
+            timeout_s=min(self._config.resolve_timeout_s, session.remaining(loop.time())),
+        )
+        refusal = refusal_for(
+            request.host, entry.resolved, allowed_networks=self._config.allowed_networks
+        )
+        if refusal is not None:
+            raise refusal
+        target = await self._connect(session, request, entry)
+        if request.kind == KIND_CONNECT:
+            await _answer(client.writer, status=200, headers=[(PEER_HEADER, str(entry.connected))])
+        elif not send_within_budget(
+            target.writer, request.upstream_head, session=session, count=entry.counts.add_up
+        ):
+            target.writer.close()
+            raise Refusal(status=403, reason="session-bytes", detail="the session's bytes ran out")
+        return target
+
+    async def _read_request(
+        self, session: LiveSession, reader: asyncio.StreamReader
+    ) -> ProxyRequest:
+        loop = asyncio.get_running_loop()
+        timeout = min(self._config.header_timeout_s, session.remaining(loop.time()))
+        try:
+            head = await asyncio.wait_for(reader.readuntil(HEAD_END), timeout)
+        except asyncio.LimitOverrunError:
+            raise Refusal(
+                status=431,
+                reason="header-too-large",
+                detail=f"the request head is longer than {self._config.max_header_bytes} bytes",
+            ) from None
+        except asyncio.IncompleteReadError:
+            raise bad_request("the connection closed before the request head ended") from None
+        except TimeoutError:
+            raise Refusal(
+                status=408, reason="header-timeout", detail="the request head took too long"
+            ) from None
+        if len(head) > self._config.max_header_bytes:
+            raise Refusal(
+                status=431,
+                reason="header-too-large",
+                detail=f"the request head is longer than {self._config.max_header_bytes} bytes",
+            )
+        return parse_request_head(
+            head, allowed_ports=self._config.allowed_ports, max_headers=self._config.max_headers
+        )
+
+    async def _connect(self, session: LiveSession, request: ProxyRequest, entry: _Entry) -> Stream:
+        """Connect to the first checked address that accepts; never to the name."""
+        loop = asyncio.get_running_loop()
+        failure: Refusal | None = None
+        for address in entry.resolved:
+            timeout = min(self._config.connect_timeout_s, session.remaining(loop.time()))
+            try:
+                stream = await self._opener(address, request.port, timeout)
+            except TimeoutError:
+                failure = _unreachable(request, address, "timeout", "timed out", status=504)
+            except ConnectionRefusedError:
+                failure = _unreachable(request, address, "refused", "refused the connection")
+            except OSError as error:
+                code = "unreachable" if error.errno in UNREACHABLE_ERRNOS else "connection"
+                failure = _unreachable(request, address, code, error.strerror or str(error))
+            else:
+                entry.connected = address
+                return stream
+        raise failure or _unreachable(request, None, "connection", "no address to connect to")
+
+
+def _unreachable(
+    request: ProxyRequest, address: IPAddress | None, code: str, what: str, *, status: int = 502
+) -> Refusal:
+    where = f"{request.host} ({address})" if address is not None else request.host
+    return Refusal(
+        status=status,
+        reason="target-failed",
+        error=code,
+        detail=f"{where} port {request.port}: {what}",
+    )
+
+
+def _refusal_headers(entry: _Entry, refusal: Refusal | None = None) -> list[tuple[str, str]]:
+    headers = [(REFUSAL_HEADER, entry.reason or "refused"), (DETAIL_HEADER, entry.detail or "")]
+    if refusal is not None and refusal.error:
+        headers.append((ERROR_HEADER, refusal.error))
+    return headers
+
+
+async def _answer(
+    writer: asyncio.StreamWriter, *, status: int, headers: list[tuple[str, str]]
+) -> None:
+    """Send a status line and headers; a refusal also says it carries no body."""
+    lines = [f"HTTP/1.1 {status} {REASONS[status]}"]
+    lines += [f"{name}: {_header_safe(value)}" for name, value in headers]
+    if status != 200:
+        lines += ["Content-Length: 0", "Connection: close"]
+    try:
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
+        await writer.drain()
+    except (OSError, RuntimeError):
+        # The client went away; its record says what it was answered all the same.
+        pass
+
+
+def _header_safe(value: str) -> str:
+    """``value`` as one header line can carry it: printable ASCII, bounded."""
+    return "".join(c if " " <= c <= "~" else "?" for c in value[:MAX_DETAIL_CHARS])
