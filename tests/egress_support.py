@@ -7,6 +7,7 @@ system's temporary directory rather than in pytest's deeper ``tmp_path``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import tempfile
@@ -16,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fetcher.resolution import AddressInfo
+from fetcher.resolution import AddressInfo, numeric_resolver
+from tests.services import poll
 from worker.egress.client import EgressClient
 from worker.egress.config import EgressConfig
 from worker.egress.proxy import EgressProxy
@@ -39,7 +41,11 @@ class EgressThread:
 
     def start(self) -> None:
         self._thread.start()
-        self.call(self.proxy.start())
+        try:
+            self.call(self.proxy.start())
+        except BaseException:
+            self._end_loop()
+            raise
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the proxy's loop and return its result."""
@@ -53,13 +59,39 @@ class EgressThread:
 
         return self.call(call())
 
+    def settle(self, session_id: str) -> None:
+        """Wait until no connection of the session is still being served.
+
+        A client that hangs up before its target does leaves the proxy relaying for a
+        moment; a test that checks how each connection ended waits for that end first.
+        """
+
+        def settled() -> bool | None:
+            session = self.proxy.live_session(session_id)
+            return True if session is None or not session.tasks else None
+
+        poll(lambda: self.run(settled), timeout_s=LOOP_TIMEOUT_S, what="the connections to end")
+
     def stop(self) -> None:
         try:
             self.call(self.proxy.stop())
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=LOOP_TIMEOUT_S)
-            self._loop.close()
+            self._end_loop()
+
+    def _end_loop(self) -> None:
+        # As asyncio.run ends a loop: cancel whatever is left and let it finish.
+        with contextlib.suppress(Exception):
+            self.call(_cancel_remaining())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=LOOP_TIMEOUT_S)
+        self._loop.close()
+
+
+async def _cancel_remaining() -> None:
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @contextmanager
@@ -86,7 +118,9 @@ def running_egress(config: EgressConfig, **kwargs: Any) -> Iterator[EgressThread
 class ScriptedResolver:
     """A getaddrinfo stand-in: one scripted answer per call (the last repeats); records calls.
 
-    Names it has no answer for fail as a real lookup would, so no test ever reaches DNS.
+    A host it has no answer for is handed to getaddrinfo with ``AI_NUMERICHOST`` (so
+    ``2130706433`` and ``127.1`` resolve as the system would resolve them), and a name fails
+    as a real lookup would: no test ever reaches DNS.
     """
 
     def __init__(self, answers: dict[str, Sequence[Sequence[str]]]) -> None:
@@ -98,8 +132,8 @@ class ScriptedResolver:
         with self._lock:
             self.calls.append((host, port))
             lists = self._answers.get(host)
-            if not lists:
-                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            if lists is None:
+                return list(numeric_resolver(host, port, type=type))
             addresses = lists.pop(0) if len(lists) > 1 else lists[0]
         return [
             (

@@ -27,7 +27,7 @@ from worker.egress.config import EgressConfig
 from worker.egress.errors import Refusal
 from worker.egress.lookup import refusal_for, resolve_once
 from worker.egress.records import ALLOWED, FAILED, MAX_DETAIL_CHARS, REFUSED, ConnectionRecord
-from worker.egress.relay import Counts, Stream, relay, send_within_budget
+from worker.egress.relay import Counts, relay, send_within_budget
 from worker.egress.request_head import (
     HEAD_END,
     KIND_CONNECT,
@@ -36,6 +36,7 @@ from worker.egress.request_head import (
     parse_request_head,
 )
 from worker.egress.session import LiveSession
+from worker.egress.streams import Stream, close_stream
 
 #: Reason phrases of the statuses the proxy answers with.
 REASONS = {
@@ -120,6 +121,10 @@ class _Entry:
         )
 
 
+class _OverLimit(Refusal):
+    """A connection past the session's connection limit."""
+
+
 class ConnectionHandler:
     """Serves client connections of any session under one configuration."""
 
@@ -147,46 +152,44 @@ class ConnectionHandler:
     ) -> None:
         """Handle one client connection of ``session`` to its end and record it."""
         loop = asyncio.get_running_loop()
+        number = session.arrive()
         entry = _Entry(started_at=self._clock(), started=loop.time())
         client = Stream(reader=reader, writer=writer)
         target: Stream | None = None
         if not self._gate.enter():
+            # Shed at once, unread: reading would hold what the bound is there to free.
             entry.refused(Refusal(status=503, reason="proxy-busy", detail="too many connections"))
             await _answer(writer, status=503, headers=_refusal_headers(entry))
-            writer.close()
-            self._keep(session, entry.freeze(ended=loop.time()))
+            await close_stream(writer)
+            self._keep(session, number, entry.freeze(ended=loop.time()))
             return
         recorded = True
         try:
-            if not session.admit():
-                recorded = False
-                raise Refusal(
-                    status=403,
-                    reason="session-connections",
-                    detail=f"the session had its {session.max_connections} connections",
-                )
             target = await self._open(session, client, entry)
             entry.decision = ALLOWED
             entry.reason = await relay(
                 client=client, target=target, session=session, counts=entry.counts
             )
         except Refusal as refusal:
+            # Past the session's limit a connection is counted, not recorded.
+            recorded = not isinstance(refusal, _OverLimit)
             entry.refused(refusal)
             await _answer(writer, status=refusal.status, headers=_refusal_headers(entry, refusal))
         except asyncio.CancelledError:
             entry.reason = session.ending or "proxy-stopped"
             raise
         finally:
+            self._gate.leave()
+            # Recorded before the client sees its connection end, and whatever cuts it.
+            if recorded:
+                self._keep(session, number, entry.freeze(ended=loop.time()))
             for stream in (client, target):
                 if stream is not None:
-                    stream.writer.close()
-            self._gate.leave()
-            if recorded:
-                self._keep(session, entry.freeze(ended=loop.time()))
+                    await close_stream(stream.writer)
 
-    def _keep(self, session: LiveSession, record: ConnectionRecord) -> None:
+    def _keep(self, session: LiveSession, number: int, record: ConnectionRecord) -> None:
         """Record a finished connection, and log it: host and port only, never a path."""
-        session.record(record)
+        session.record(number, record)
         log = self._log.debug if record.decision == ALLOWED else self._log.info
         log(
             "egress.connection",
@@ -205,6 +208,12 @@ class ConnectionHandler:
         """Read and check the request, connect to a checked address; answer a CONNECT."""
         loop = asyncio.get_running_loop()
         request = await self._read_request(session, client.reader)
+        if not session.admit():
+            raise _OverLimit(
+                status=403,
+                reason="session-connections",
+                detail=f"the session had its {session.max_connections} connections",
+            )
         entry.kind, entry.host, entry.port = request.kind, request.host, request.port
         entry.resolved = await resolve_once(
             request.host,
@@ -224,7 +233,7 @@ class ConnectionHandler:
         elif not send_within_budget(
             target.writer, request.upstream_head, session=session, count=entry.counts.add_up
         ):
-            target.writer.close()
+            await close_stream(target.writer)
             raise Refusal(status=403, reason="session-bytes", detail="the session's bytes ran out")
         return target
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from functools import partial
 from typing import Any, Protocol
 
 from worker.egress.config import EgressConfig
@@ -27,6 +26,7 @@ from worker.egress.protocol import (
     session_message,
 )
 from worker.egress.records import SessionRecord
+from worker.egress.streams import close_stream, stop_listening
 
 #: Mode of the control socket: the proxy's own user only.
 CONTROL_MODE = 0o600
@@ -42,38 +42,59 @@ class SessionKeeper(Protocol):
     async def close_session(self, session_id: str) -> SessionRecord: ...
 
 
-async def start_control_server(keeper: SessionKeeper, *, config: EgressConfig) -> asyncio.Server:
-    """Listen on the control socket, mode 0600."""
-    path = config.control_socket
-    server = await asyncio.start_unix_server(
-        partial(_serve, keeper, config), path=str(path), limit=config.max_control_line_bytes
-    )
-    os.chmod(path, CONTROL_MODE)
-    return server
+class ControlServer:
+    """Listens on the control socket and serves each connection until it ends or is stopped."""
 
+    def __init__(self, keeper: SessionKeeper, *, config: EgressConfig) -> None:
+        self._keeper = keeper
+        self._config = config
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
-async def _serve(
-    keeper: SessionKeeper,
-    config: EgressConfig,
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-) -> None:
-    try:
+    async def start(self) -> None:
+        """Listen on the control socket, mode 0600."""
+        path = self._config.control_socket
+        self._server = await asyncio.start_unix_server(
+            self._serve, path=str(path), limit=self._config.max_control_line_bytes
+        )
+        os.chmod(path, CONTROL_MODE)
+
+    async def close(self) -> None:
+        """Stop listening and end every control connection still open."""
+        if self._server is not None:
+            await stop_listening(self._server)
+            await self._server.wait_closed()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None, "asyncio runs each client callback as a task"
+        self._tasks.add(task)
+        try:
+            await self._converse(reader, writer)
+        except ConnectionError:
+            return
+        finally:
+            self._tasks.discard(task)
+            await close_stream(writer)
+
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
             try:
-                line = await asyncio.wait_for(reader.readuntil(b"\n"), config.control_timeout_s)
-            except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+                line = await asyncio.wait_for(
+                    reader.readuntil(b"\n"), self._config.control_timeout_s
+                )
+            except (asyncio.IncompleteReadError, TimeoutError):
                 return
             except asyncio.LimitOverrunError:
                 writer.write(encode(error_message(BAD_REQUEST, "the request line is too long")))
                 await writer.drain()
                 return
-            writer.write(encode(await _reply(keeper, line)))
+            writer.write(encode(await _reply(self._keeper, line)))
             await writer.drain()
-    except ConnectionError:
-        return
-    finally:
-        writer.close()
 
 
 async def _reply(keeper: SessionKeeper, line: bytes) -> dict[str, Any]:

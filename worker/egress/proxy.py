@@ -32,11 +32,12 @@ from fetcher.resolution import Resolver, system_resolver
 from worker.clock import Clock, utcnow
 from worker.egress.config import SESSION_ID_LENGTH, EgressConfig
 from worker.egress.connections import ConnectionHandler, Opener, open_upstream
-from worker.egress.control import start_control_server
+from worker.egress.control import ControlServer
 from worker.egress.errors import EgressError, EgressRefused
 from worker.egress.protocol import SESSION_LIMIT, UNKNOWN_SESSION, Session
 from worker.egress.records import SessionRecord
 from worker.egress.session import SESSION_CLOSED, SESSION_DEADLINE, LiveSession
+from worker.egress.streams import stop_listening
 from worker.logs import get_logger
 
 #: Modes of the egress directory, a session's directory and a session's socket.
@@ -93,7 +94,7 @@ class EgressProxy:
         self.connections = OpenConnections(limit=config.max_open_connections)
         self._executor: ThreadPoolExecutor | None = None
         self._handler: ConnectionHandler | None = None
-        self._control: asyncio.Server | None = None
+        self._control: ControlServer | None = None
 
     async def start(self) -> None:
         """Prepare the egress directory and listen on the control socket."""
@@ -110,13 +111,14 @@ class EgressProxy:
             clock=self._clock,
             logger=self._log,
         )
-        self._control = await start_control_server(self, config=self.config)
+        self._control = ControlServer(self, config=self.config)
+        await self._control.start()
         self._log.info("egress.started", directory=str(self.config.directory))
 
     async def stop(self) -> None:
         """Stop listening, close every session, and remove the control socket."""
         if self._control is not None:
-            self._control.close()
+            await self._control.close()
             self._control = None
         for session_id in list(self._sessions):
             await self.close_session(session_id)
@@ -125,6 +127,10 @@ class EgressProxy:
         with contextlib.suppress(FileNotFoundError):
             self.config.control_socket.unlink()
         self._log.info("egress.stopped")
+
+    def live_session(self, session_id: str) -> LiveSession | None:
+        """The state of an open session, for inspection on the proxy's loop."""
+        return self._sessions.get(session_id)
 
     def session_count(self) -> int:
         """Sessions open now, expired ones awaiting their close included."""
@@ -237,13 +243,13 @@ class EgressProxy:
         if session.ending is None:
             session.ending = why
         if session.server is not None:
-            session.server.close()
+            await stop_listening(session.server)
+        with contextlib.suppress(FileNotFoundError):
+            session.socket_path.unlink()
         tasks = list(session.tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        with contextlib.suppress(FileNotFoundError):
-            session.socket_path.unlink()
 
     def _prepare_directory(self) -> None:
         """Make the egress directory ours and private, and clear what a dead proxy left."""

@@ -2,7 +2,9 @@
 
 Each direction is pumped on its own. When the client stops sending, the target is told
 (``write_eof``) and its answer still flows back; when the target stops sending, the exchange
-is over (one request per connection) and both sides are closed. Every byte either way is
+is over (one request per connection): the relay returns and its caller records the
+connection before it closes both sides, so a client that has seen the end can rely on the
+record being there. Every byte either way is
 taken from the session's budget first: at the budget, what fits is forwarded and the
 connection is cut.
 """
@@ -12,22 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import NamedTuple
 
 from worker.egress.session import LiveSession
+from worker.egress.streams import Stream
 
 #: Bytes read from one side per turn.
 CHUNK_BYTES = 64 * 1024
 #: Why a relay ended early: the session's bytes ran out, or a side broke the connection.
 SESSION_BYTES = "session-bytes"
 CONNECTION_BROKEN = "connection-broken"
-
-
-class Stream(NamedTuple):
-    """Both halves of one side of the relay."""
-
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
 
 
 class _BudgetSpent(Exception):
@@ -64,10 +59,10 @@ async def relay(
 ) -> str | None:
     """Relay until the target's side ends; return why it ended early, or None."""
     up = asyncio.create_task(
-        _pump(client.reader, target.writer, session=session, count=counts.add_up)
+        _pump(client.reader, target.writer, session=session, count=counts.add_up, eof=True)
     )
     down = asyncio.create_task(
-        _pump(target.reader, client.writer, session=session, count=counts.add_down)
+        _pump(target.reader, client.writer, session=session, count=counts.add_down, eof=False)
     )
     try:
         pending: set[asyncio.Task[None]] = {up, down}
@@ -94,11 +89,13 @@ async def _pump(
     *,
     session: LiveSession,
     count: Callable[[int], None],
+    eof: bool,
 ) -> None:
+    """Copy ``source`` to ``sink``; at its end, pass the end on only if ``eof``."""
     while True:
         data = await source.read(CHUNK_BYTES)
         if not data:
-            if sink.can_write_eof():
+            if eof and sink.can_write_eof():
                 with contextlib.suppress(OSError, RuntimeError):
                     sink.write_eof()
             return

@@ -42,7 +42,9 @@ class LiveSession:
         self.deadline = deadline
         self.max_connections = max_connections
         self.max_bytes = max_bytes
-        self.records: list[ConnectionRecord] = []
+        #: Records of finished connections, by the order the connections arrived in.
+        self.records: dict[int, ConnectionRecord] = {}
+        self.arrived = 0
         self.admitted = 0
         self.unrecorded = 0
         self.bytes_used = 0
@@ -52,6 +54,11 @@ class LiveSession:
         self.server: asyncio.Server | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.timers: list[asyncio.TimerHandle] = []
+
+    def arrive(self) -> int:
+        """Number a new client connection, in the order connections arrive."""
+        self.arrived += 1
+        return self.arrived
 
     def admit(self) -> bool:
         """Count a new connection; False once the session has had all it may have."""
@@ -71,9 +78,9 @@ class LiveSession:
         """Seconds until the deadline, never negative."""
         return max(0.0, self.deadline - now)
 
-    def record(self, record: ConnectionRecord) -> None:
-        """Keep the record of a finished connection."""
-        self.records.append(record)
+    def record(self, number: int, record: ConnectionRecord) -> None:
+        """Keep the record of finished connection ``number``."""
+        self.records[number] = record
 
     def to_record(self, *, closed_at: datetime) -> SessionRecord:
         """Everything the session did, for whoever closes it."""
@@ -83,7 +90,7 @@ class LiveSession:
             opened_at=self.opened_at,
             closed_at=closed_at,
             expired=self.expired,
-            connections=tuple(self.records),
+            connections=tuple(self.records[number] for number in sorted(self.records)),
             unrecorded=self.unrecorded,
             bytes_total=self.bytes_used,
         )
