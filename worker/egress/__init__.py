@@ -15,7 +15,9 @@ This package imports only :mod:`fetcher` and scanbox's base modules (``worker.er
 - :mod:`worker.egress.connections`: one client connection, request to record;
   :mod:`worker.egress.request_head`: what a client asks for;
   :mod:`worker.egress.lookup`: resolve once, decide by every address;
-  :mod:`worker.egress.relay`: bytes both ways within the session's budget
+  :mod:`worker.egress.answers`: what a client is told;
+  :mod:`worker.egress.relay`: bytes both ways within the session's budget;
+  :mod:`worker.egress.streams`: connecting to checked addresses, closing cleanly
 - :mod:`worker.egress.records`: what is recorded; :mod:`worker.egress.protocol`,
   :mod:`worker.egress.control` and :mod:`worker.egress.client`: the control socket
 - :mod:`worker.egress.errors`: what can go wrong

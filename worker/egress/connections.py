@@ -12,21 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import socket
-from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from fetcher.addresses import IPAddress
-from fetcher.proxy import DETAIL_HEADER, ERROR_HEADER, PEER_HEADER, REFUSAL_HEADER
 from fetcher.resolution import Resolver
 from worker.clock import Clock
+from worker.egress.answers import answer_refusal, answer_tunnel
 from worker.egress.config import EgressConfig
 from worker.egress.errors import Refusal
 from worker.egress.lookup import refusal_for, resolve_once
-from worker.egress.records import ALLOWED, FAILED, MAX_DETAIL_CHARS, REFUSED, ConnectionRecord
+from worker.egress.records import (
+    ALLOWED,
+    FAILED,
+    MAX_DETAIL_CHARS,
+    MAX_RESOLVED,
+    REFUSED,
+    ConnectionRecord,
+)
 from worker.egress.relay import Counts, relay, send_within_budget
 from worker.egress.request_head import (
     HEAD_END,
@@ -36,28 +41,14 @@ from worker.egress.request_head import (
     parse_request_head,
 )
 from worker.egress.session import LiveSession
-from worker.egress.streams import Stream, close_stream
+from worker.egress.streams import Opener, Stream, close_stream, open_upstream
 
-#: Reason phrases of the statuses the proxy answers with.
-REASONS = {
-    200: "Connection established",
-    400: "Bad Request",
-    403: "Forbidden",
-    408: "Request Timeout",
-    431: "Request Header Fields Too Large",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 #: OS errors that mean no route to the target rather than a broken connection.
 UNREACHABLE_ERRNOS = frozenset(
     {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.EADDRNOTAVAIL}
 )
 #: Milliseconds in a second.
 MS = 1000.0
-
-#: Connects to one checked address and port within a timeout (seconds).
-Opener = Callable[[IPAddress, int, float], Awaitable[Stream]]
 
 
 class Gate(Protocol):
@@ -66,21 +57,6 @@ class Gate(Protocol):
     def enter(self) -> bool: ...
 
     def leave(self) -> None: ...
-
-
-async def open_upstream(address: IPAddress, port: int, timeout_s: float) -> Stream:
-    """Connect a socket to exactly ``address``:``port``; nothing is resolved on the way."""
-    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    try:
-        loop = asyncio.get_running_loop()
-        await asyncio.wait_for(loop.sock_connect(sock, (str(address), port)), timeout_s)
-        reader, writer = await asyncio.open_connection(sock=sock)
-    except BaseException:
-        sock.close()
-        raise
-    return Stream(reader=reader, writer=writer)
 
 
 @dataclass
@@ -109,7 +85,7 @@ class _Entry:
             kind=self.kind,
             host=self.host,
             port=self.port,
-            resolved=tuple(str(address) for address in self.resolved[:32]),
+            resolved=tuple(str(address) for address in self.resolved[:MAX_RESOLVED]),
             connected=None if self.connected is None else str(self.connected),
             decision=self.decision,
             reason=self.reason,
@@ -158,8 +134,9 @@ class ConnectionHandler:
         target: Stream | None = None
         if not self._gate.enter():
             # Shed at once, unread: reading would hold what the bound is there to free.
-            entry.refused(Refusal(status=503, reason="proxy-busy", detail="too many connections"))
-            await _answer(writer, status=503, headers=_refusal_headers(entry))
+            busy = Refusal(status=503, reason="proxy-busy", detail="too many connections")
+            entry.refused(busy)
+            await answer_refusal(writer, busy)
             await close_stream(writer)
             self._keep(session, number, entry.freeze(ended=loop.time()))
             return
@@ -174,7 +151,7 @@ class ConnectionHandler:
             # Past the session's limit a connection is counted, not recorded.
             recorded = not isinstance(refusal, _OverLimit)
             entry.refused(refusal)
-            await _answer(writer, status=refusal.status, headers=_refusal_headers(entry, refusal))
+            await answer_refusal(writer, refusal)
         except asyncio.CancelledError:
             entry.reason = session.ending or "proxy-stopped"
             raise
@@ -229,7 +206,8 @@ class ConnectionHandler:
             raise refusal
         target = await self._connect(session, request, entry)
         if request.kind == KIND_CONNECT:
-            await _answer(client.writer, status=200, headers=[(PEER_HEADER, str(entry.connected))])
+            assert entry.connected is not None, "a target stream comes with its address"
+            await answer_tunnel(client.writer, peer=entry.connected)
         elif not send_within_budget(
             target.writer, request.upstream_head, session=session, count=entry.counts.add_up
         ):
@@ -297,31 +275,3 @@ def _unreachable(
         error=code,
         detail=f"{where} port {request.port}: {what}",
     )
-
-
-def _refusal_headers(entry: _Entry, refusal: Refusal | None = None) -> list[tuple[str, str]]:
-    headers = [(REFUSAL_HEADER, entry.reason or "refused"), (DETAIL_HEADER, entry.detail or "")]
-    if refusal is not None and refusal.error:
-        headers.append((ERROR_HEADER, refusal.error))
-    return headers
-
-
-async def _answer(
-    writer: asyncio.StreamWriter, *, status: int, headers: list[tuple[str, str]]
-) -> None:
-    """Send a status line and headers; a refusal also says it carries no body."""
-    lines = [f"HTTP/1.1 {status} {REASONS[status]}"]
-    lines += [f"{name}: {_header_safe(value)}" for name, value in headers]
-    if status != 200:
-        lines += ["Content-Length: 0", "Connection: close"]
-    try:
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
-        await writer.drain()
-    except (OSError, RuntimeError):
-        # The client went away; its record says what it was answered all the same.
-        pass
-
-
-def _header_safe(value: str) -> str:
-    """``value`` as one header line can carry it: printable ASCII, bounded."""
-    return "".join(c if " " <= c <= "~" else "?" for c in value[:MAX_DETAIL_CHARS])

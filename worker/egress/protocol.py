@@ -31,7 +31,9 @@ MAX_TTL_MS = 86_400_000
 BAD_REQUEST = "bad-request"
 SESSION_LIMIT = "session-limit"
 UNKNOWN_SESSION = "unknown-session"
-ERROR_CODES = frozenset({BAD_REQUEST, SESSION_LIMIT, UNKNOWN_SESSION})
+#: The proxy could not do what was asked of it (a session directory it could not make).
+PROXY_FAILED = "proxy-failed"
+ERROR_CODES = frozenset({BAD_REQUEST, SESSION_LIMIT, UNKNOWN_SESSION, PROXY_FAILED})
 #: Longest message of a failed reply.
 MAX_MESSAGE_CHARS = 300
 

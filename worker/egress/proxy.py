@@ -31,13 +31,13 @@ from typing import Any
 from fetcher.resolution import Resolver, system_resolver
 from worker.clock import Clock, utcnow
 from worker.egress.config import SESSION_ID_LENGTH, EgressConfig
-from worker.egress.connections import ConnectionHandler, Opener, open_upstream
+from worker.egress.connections import ConnectionHandler
 from worker.egress.control import ControlServer
 from worker.egress.errors import EgressError, EgressRefused
-from worker.egress.protocol import SESSION_LIMIT, UNKNOWN_SESSION, Session
+from worker.egress.protocol import PROXY_FAILED, SESSION_LIMIT, UNKNOWN_SESSION, Session
 from worker.egress.records import SessionRecord
 from worker.egress.session import SESSION_CLOSED, SESSION_DEADLINE, LiveSession
-from worker.egress.streams import stop_listening
+from worker.egress.streams import Opener, open_upstream, stop_listening
 from worker.logs import get_logger
 
 #: Modes of the egress directory, a session's directory and a session's socket.
@@ -147,8 +147,14 @@ class EgressProxy:
         session_id = self._new_id()
         directory = self.config.session_directory(session_id=session_id)
         socket_path = self.config.session_socket(session_id=session_id)
-        directory.mkdir()
-        os.chmod(directory, SESSION_DIRECTORY_MODE)
+        try:
+            directory.mkdir()
+            os.chmod(directory, SESSION_DIRECTORY_MODE)
+        except OSError as error:
+            self._log.error("egress.session_failed", label=label, error=str(error))
+            raise EgressRefused(
+                code=PROXY_FAILED, message=f"no directory for the session: {error.strerror}"
+            ) from None
         loop = asyncio.get_running_loop()
         session = LiveSession(
             session_id=session_id,
