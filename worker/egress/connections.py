@@ -74,6 +74,8 @@ class _Entry:
     reason: str | None = None
     detail: str | None = None
     counts: Counts = field(default_factory=Counts)
+    #: The connection to the target, once there is one (closed with the client's).
+    target: Stream | None = None
 
     def refused(self, refusal: Refusal) -> None:
         self.decision = FAILED if refusal.error else REFUSED
@@ -131,7 +133,6 @@ class ConnectionHandler:
         number = session.arrive()
         entry = _Entry(started_at=self._clock(), started=loop.time())
         client = Stream(reader=reader, writer=writer)
-        target: Stream | None = None
         if not self._gate.enter():
             # Shed at once, unread: reading would hold what the bound is there to free.
             busy = Refusal(status=503, reason="proxy-busy", detail="too many connections")
@@ -160,7 +161,7 @@ class ConnectionHandler:
             # Recorded before the client sees its connection end, and whatever cuts it.
             if recorded:
                 self._keep(session, number, entry.freeze(ended=loop.time()))
-            for stream in (client, target):
+            for stream in (client, entry.target):
                 if stream is not None:
                     await close_stream(stream.writer)
 
@@ -211,7 +212,6 @@ class ConnectionHandler:
         elif not send_within_budget(
             target.writer, request.upstream_head, session=session, count=entry.counts.add_up
         ):
-            await close_stream(target.writer)
             raise Refusal(status=403, reason="session-bytes", detail="the session's bytes ran out")
         return target
 
@@ -260,7 +260,7 @@ class ConnectionHandler:
                 code = "unreachable" if error.errno in UNREACHABLE_ERRNOS else "connection"
                 failure = _unreachable(request, address, code, error.strerror or str(error))
             else:
-                entry.connected = address
+                entry.connected, entry.target = address, stream
                 return stream
         raise failure or _unreachable(request, None, "connection", "no address to connect to")
 

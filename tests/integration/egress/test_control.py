@@ -153,6 +153,19 @@ def test_a_second_proxy_on_the_same_directory_is_refused_and_a_stale_socket_is_r
             assert os.listdir(config.sessions_directory) == []
 
 
+def test_an_egress_directory_that_is_a_symlink_is_refused() -> None:
+    with egress_directory() as directory:
+        elsewhere = directory.parent / "elsewhere"
+        elsewhere.mkdir()
+        directory.symlink_to(elsewhere)
+        with (
+            pytest.raises(EgressError, match="not a directory owned by this user"),
+            running_egress(EgressConfig(directory=directory)),
+        ):
+            pass
+        assert os.listdir(elsewhere) == []
+
+
 def test_the_client_says_when_no_proxy_answers() -> None:
     with egress_directory() as directory:
         client = EgressClient(control_socket=directory / "control.sock", timeout_s=1.0)

@@ -195,7 +195,7 @@ def test_a_session_deadline_is_no_longer_than_the_proxy_allows(make_egress: Make
     egress.client.close_session(session.id)
 
 
-def test_a_connection_that_sends_nothing_holds_no_thread(make_egress: MakeEgress) -> None:
+def test_idle_connections_do_not_stall_the_proxy(make_egress: MakeEgress) -> None:
     egress = make_egress(header_timeout_s=5.0)
     session = egress.client.open_session(label="idle")
     idle = [open_client(str(session.socket_path)) for _ in range(50)]
