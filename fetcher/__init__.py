@@ -7,10 +7,12 @@ this package imports nothing on its own so ``-m fetcher`` pays only for what it 
 Modules, one concept each:
 
 - :mod:`fetcher.options`: command-line settings; :mod:`fetcher.ports`: the port allow-list
-- :mod:`fetcher.urls`: which URLs may be fetched; :mod:`fetcher.addresses`: which IPs
+- :mod:`fetcher.urls`: which URLs may be fetched; :mod:`fetcher.addresses`: which IPs (the
+  IANA registries) and the allow-list's networks
 - :mod:`fetcher.resolution`: resolve once, check every address, pin them
 - :mod:`fetcher.connection`: HTTP(S) connections pinned to checked addresses;
-  :mod:`fetcher.request`: the request head, written without loading :mod:`http.client`
+  :mod:`fetcher.request`: the request head, written without loading :mod:`http.client`;
+  :mod:`fetcher.proxy`: connections through the egress proxy (``--proxy-socket``)
 - :mod:`fetcher.fetch`: the redirect and retry loop; :mod:`fetcher.deadline`: the total
   deadline; :mod:`fetcher.retry`: when and how long to back off
 - :mod:`fetcher.body`: the capped, decoded body; :mod:`fetcher.content`: response headers

@@ -22,9 +22,11 @@ from fetcher.options import URL_STDIN, parse_invocation
 from fetcher.startup import process_age
 
 #: What the first request of a fetch to an IP address does not wait for: the response side,
-#: the report, TLS and name lookups. A fetch imports each where it is first used; a fetcher
-#: that waits for its URL on stdin imports them all before it is ready.
+#: the report, TLS and name lookups, and the egress proxy's client (only a fetch through the
+#: proxy needs it). A fetch imports each where it is first used; a fetcher that waits for
+#: its URL on stdin imports them all before it is ready.
 DEFERRED_MODULES = (
+    "fetcher.proxy",
     "http.client",
     "ssl",
     "threading",

@@ -1,7 +1,9 @@
 """HTTP and HTTPS connections pinned to addresses that were checked before connecting.
 
 A connection opens its socket to a :class:`~fetcher.resolution.PinnedAddress`, never to the
-host name, while SNI and certificate verification keep using the name from the URL. It sends a
+host name, or through a :class:`~fetcher.proxy.ProxyTunnel` to the egress proxy, which
+names the address it connected to; SNI and certificate verification keep using the name
+from the URL either way. It sends a
 request head written by :mod:`fetcher.request` and hands the socket to
 :class:`http.client.HTTPResponse` to parse the answer; :mod:`http.client` is imported only then,
 so it loads while the request is on its way. Every read and write is bounded by both the
@@ -24,6 +26,8 @@ from fetcher.tls import TlsSession
 if TYPE_CHECKING:
     import http.client
     import ssl
+
+    from fetcher.proxy import ProxyTunnel
 
 
 class SocketOpener(Protocol):
@@ -50,7 +54,8 @@ class PinnedConnection:
     """A connection that connects only to its pinned, already checked addresses.
 
     With a TLS ``context`` (which must verify the certificate and the host name) it speaks
-    HTTPS to ``host``; without one, plain HTTP.
+    HTTPS to ``host``; without one, plain HTTP. With a ``tunnel`` it connects through the
+    egress proxy instead, to ``port`` of ``host``, and ``addresses`` go unused.
     """
 
     def __init__(
@@ -64,6 +69,9 @@ class PinnedConnection:
         context: ssl.SSLContext | None = None,
         opener: SocketOpener = open_socket,
         clock: Callable[[], float] = time.monotonic,
+        tunnel: ProxyTunnel | None = None,
+        port: int = 0,
+        url: str = "",
     ) -> None:
         if context is not None:
             import ssl  # noqa: PLC0415 (a context means ssl is loaded already)
@@ -78,6 +86,9 @@ class PinnedConnection:
         self._context = context
         self._opener = opener
         self._clock = clock
+        self._tunnel = tunnel
+        self._port = port
+        self._url = url
         self._sock: DeadlineSocket | None = None
         #: The address the socket is connected to, once connected.
         self.peer: PinnedAddress | None = None
@@ -89,7 +100,7 @@ class PinnedConnection:
     def connect(self) -> None:
         """Open the socket to the first pinned address that accepts, never to the host name."""
         started = self._clock()
-        raw = self._open_pinned()
+        raw = self._open_pinned() if self._tunnel is None else self._open_tunnel(self._tunnel)
         try:
             self._sock = self._wrap(raw)
         except BaseException:
@@ -141,6 +152,16 @@ class PinnedConnection:
             version=version, cipher=cipher[0], certificate=tls.getpeercert()
         )
         return DeadlineSocket(tls, deadline=self._deadline, read_timeout=self._read_timeout)
+
+    def _open_tunnel(self, tunnel: ProxyTunnel) -> socket.socket:
+        raw, self.peer = tunnel.open(
+            host=self.host,
+            port=self._port,
+            url=self._url,
+            deadline=self._deadline,
+            timeout=self._connect_timeout,
+        )
+        return raw
 
     def _open_pinned(self) -> socket.socket:
         # Like socket.create_connection, try each address in turn and report the last failure;

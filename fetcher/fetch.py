@@ -2,8 +2,11 @@
 
 Each hop is checked the same way: :func:`~fetcher.urls.parse_target` (scheme and port),
 :func:`~fetcher.resolution.resolve_checked` (one resolution, every address checked), then a
-connection pinned to the checked addresses. Every failure becomes the outcome's ``error``;
-the last response received, if any, is kept alongside it.
+connection pinned to the checked addresses. Through the egress proxy (``--proxy-socket``)
+a name is not resolved here: the proxy resolves and checks it, and the connection checks
+the address the proxy reports; an IP address is still checked before anything connects.
+Every failure becomes the outcome's ``error``; the last response received, if any, is kept
+alongside it.
 
 What only a response needs (:mod:`http.client`, :mod:`ssl` for plain http, the body and
 retry rules) is imported where it is first used, so the first request leaves before it loads.
@@ -31,13 +34,22 @@ from fetcher.failures import failure_for, is_transport_failure
 from fetcher.options import FetchOptions
 from fetcher.outcome import FetchOutcome, Redirect, ResponseFacts
 from fetcher.request import request_head
-from fetcher.resolution import PinnedAddress, Resolver, resolve_checked, system_resolver
+from fetcher.resolution import (
+    PinnedAddress,
+    Resolver,
+    is_ip_address,
+    numeric_resolver,
+    resolve_checked,
+    system_resolver,
+)
 from fetcher.startup import process_age
 from fetcher.urls import Target, parse_target
 
 if TYPE_CHECKING:
     import http.client
     import ssl
+
+    from fetcher.proxy import ProxyTunnel, UnixOpener
 
 #: Statuses whose Location is followed.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -63,16 +75,28 @@ def fetch(
     sleep: Callable[[float], None] = time.sleep,
     wall_clock: Callable[[], float] = time.time,
     process_age: Callable[[], float | None] = process_age,
+    proxy_opener: UnixOpener | None = None,
 ) -> FetchOutcome:
     """Fetch ``url`` under ``options`` and say what happened; never raises a FetchError.
 
-    ``resolver``, ``opener``, the clocks and ``sleep`` are the fetch's only ways to reach the
-    outside world, so tests can replace each of them.
+    ``resolver``, ``opener`` (or, through the egress proxy, ``proxy_opener``), the clocks
+    and ``sleep`` are the fetch's only ways to reach the outside world, so tests can replace
+    each of them.
     """
+    tunnel = None
+    if options.proxy_socket is not None:
+        from fetcher.proxy import ProxyTunnel, open_unix_socket  # noqa: PLC0415 (proxy only)
+
+        tunnel = ProxyTunnel(
+            socket_path=options.proxy_socket,
+            allowed_networks=options.allowed_networks,
+            opener=proxy_opener or open_unix_socket,
+        )
     run = _FetchRun(
         options=options,
         resolver=resolver,
         opener=opener,
+        tunnel=tunnel,
         clock=clock,
         sleep=sleep,
         wall_clock=wall_clock,
@@ -113,6 +137,7 @@ class _FetchRun:
         options: FetchOptions,
         resolver: Resolver,
         opener: SocketOpener,
+        tunnel: ProxyTunnel | None,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
         wall_clock: Callable[[], float],
@@ -121,6 +146,7 @@ class _FetchRun:
         self._options = options
         self._resolver = resolver
         self._opener = opener
+        self._tunnel = tunnel
         self._clock = clock
         self._sleep = sleep
         self._wall_clock = wall_clock
@@ -174,11 +200,16 @@ class _FetchRun:
                 hop = step
 
     def _prepare(self, url: str) -> _Hop:
-        """Check ``url`` and resolve its host once; raises BadUrl, Blocked, DnsFailed, TimedOut."""
+        """Check ``url`` and resolve its host once; raises BadUrl, Blocked, DnsFailed, TimedOut.
+
+        Through the egress proxy only an IP address is checked here, without a lookup.
+        """
         target = parse_target(url, allowed_ports=self._options.allowed_ports)
+        if self._tunnel is not None and not is_ip_address(target.host):
+            return _Hop(target=target, addresses=())
         addresses = resolve_checked(
             target,
-            resolver=self._resolver,
+            resolver=self._resolver if self._tunnel is None else numeric_resolver,
             allowed_networks=self._options.allowed_networks,
             deadline=self._deadline,
         )
@@ -262,6 +293,9 @@ class _FetchRun:
             context=self._https_context(target) if target.scheme == "https" else None,
             opener=self._opener,
             clock=self._clock,
+            tunnel=self._tunnel,
+            port=target.port,
+            url=target.url,
         )
 
     def _https_context(self, target: Target) -> ssl.SSLContext:

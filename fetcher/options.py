@@ -9,13 +9,12 @@ of the fetcher's start-up before its first request.
 from __future__ import annotations
 
 import getopt
-import ipaddress
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, NamedTuple, NoReturn
 
-from fetcher.addresses import IPNetwork
+from fetcher.addresses import IPNetwork, parse_network
 from fetcher.ports import DEFAULT_ALLOWED_PORTS, PortPolicy, parse_port_policy
 from fetcher.request import printable_ascii
 
@@ -60,6 +59,8 @@ class FetchOptions(NamedTuple):
     user_agent: str = DEFAULT_USER_AGENT
     if_none_match: str | None = None
     if_modified_since: str | None = None
+    #: The egress proxy's Unix socket: every connection goes through it, nothing is resolved.
+    proxy_socket: str | None = None
 
     @property
     def conditional(self) -> bool:
@@ -173,13 +174,15 @@ def _non_negative_int(text: str) -> int:
     return int(text)
 
 
-def _network(text: str) -> IPNetwork:
-    return ipaddress.ip_network(text, strict=True)
-
-
 def _readable_file(text: str) -> str:
     if not os.path.isfile(text) or not os.access(text, os.R_OK):
         raise ValueError(f"{text!r} is not a readable file")
+    return text
+
+
+def _socket_path(text: str) -> str:
+    if not text or not printable_ascii(text):
+        raise ValueError(f"{text!r} is not a socket path")
     return text
 
 
@@ -245,7 +248,7 @@ OPTIONS = {
     ALLOW_NETWORK: _Option(
         field="allowed_networks",
         metavar="CIDR",
-        convert=_network,
+        convert=parse_network,
         help="network allowed despite the blocklist (repeatable)",
     ),
     "--allowed-ports": _Option(
@@ -271,6 +274,12 @@ OPTIONS = {
         metavar="ETAG",
         convert=_header_value,
         help="ask for the page only if its ETag changed",
+    ),
+    "--proxy-socket": _Option(
+        field="proxy_socket",
+        metavar="PATH",
+        convert=_socket_path,
+        help="connect only through the egress proxy on this Unix socket",
     ),
     "--if-modified-since": _Option(
         field="if_modified_since",

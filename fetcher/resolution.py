@@ -36,6 +36,11 @@ def system_resolver(host: str, port: int, *, type: int) -> Sequence[AddressInfo]
     return socket.getaddrinfo(host.encode("ascii"), port, type=type)
 
 
+def numeric_resolver(host: str, port: int, *, type: int) -> Sequence[AddressInfo]:
+    """:func:`socket.getaddrinfo` for IP addresses only: a name is refused, never looked up."""
+    return socket.getaddrinfo(host.encode("ascii"), port, type=type, flags=socket.AI_NUMERICHOST)
+
+
 class PinnedAddress(NamedTuple):
     """A checked address and the exact socket address to connect to for it."""
 
@@ -91,7 +96,7 @@ def _resolve_within(
     An IP address needs no lookup, so it is resolved on this thread (and the fetch of an IP
     URL never loads :mod:`threading`).
     """
-    if _is_ip_address(target.host):
+    if is_ip_address(target.host):
         result = _lookup(target, resolver)
     else:
         import threading  # noqa: PLC0415 (module doc: only a name needs the helper thread)
@@ -122,7 +127,8 @@ def _lookup(target: Target, resolver: Resolver) -> Sequence[AddressInfo] | OSErr
         return error
 
 
-def _is_ip_address(host: str) -> bool:
+def is_ip_address(host: str) -> bool:
+    """Whether ``host`` is an IP address as :mod:`ipaddress` writes one (no lookup needed)."""
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from fetcher.errors import BadUrl, Blocked
-from fetcher.ports import PortPolicy
+from fetcher.ports import MAX_PORT, PortPolicy
 
 #: The only schemes fetched, with the port each uses when the URL names none.
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -62,6 +62,8 @@ def parse_target(url: str, *, allowed_ports: PortPolicy) -> Target:
         raise BadUrl(f"scheme {scheme or '(none)'!r} is not http or https", url=url)
     host = _ascii_host(parts.hostname, url=url)
     port = DEFAULT_PORTS[scheme] if explicit_port is None else explicit_port
+    if not 1 <= port <= MAX_PORT:
+        raise BadUrl(f"port {port} is not a TCP port", url=url)
     if not allowed_ports.allows(port):
         raise Blocked(f"port {port} is not in the allowed ports", url=url)
     path = quote(parts.path or "/", safe=PATH_SAFE)

@@ -21,6 +21,7 @@ The low packages, which never import each other or anything above them:
 - :mod:`worker.containers`: the container spec and labels, the Docker runner, standby
   containers, the engine watch, image builds; Docker's errors become scanbox's here
 - :mod:`worker.analysis`: the fetcher's report as accepted, the rules, the policy file
+- :mod:`worker.egress`: the egress proxy, fetchers' only way out, and its client
 
 A job's path, then what runs beside it:
 
@@ -45,7 +46,7 @@ from __future__ import annotations
 #: The foundation every part may import.
 FOUNDATION: frozenset[str] = frozenset({"errors", "clock", "logs", "printable", "urls", "task"})
 #: The low packages: each may import the foundation only.
-LOW: frozenset[str] = frozenset({"store", "queue", "containers", "analysis"})
+LOW: frozenset[str] = frozenset({"store", "queue", "containers", "analysis", "egress"})
 
 #: The parts of ``worker`` each part may import, besides itself.
 LAYERS: dict[str, frozenset[str]] = {
@@ -58,7 +59,7 @@ LAYERS: dict[str, frozenset[str]] = {
     **{package: FOUNDATION for package in LOW},
     "settings": FOUNDATION | {"queue"},
     "submit": FOUNDATION | {"store", "queue"},
-    "scan": FOUNDATION | {"store", "queue", "containers", "analysis"},
+    "scan": FOUNDATION | LOW,
     "telemetry": FOUNDATION | {"store", "containers"},
     "schedule": FOUNDATION | {"store", "queue", "submit", "telemetry"},
     "ops": FOUNDATION | {"store", "queue", "containers", "scan", "telemetry"},

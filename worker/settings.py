@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from fetcher.addresses import parse_network
+from fetcher.ports import parse_port_policy
 from worker.queue.ratelimit import parse_overrides
 
 #: URL schemes Redis clients connect with: plain TCP, TLS, a Unix socket.
@@ -203,7 +205,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for network in value:
-            ipaddress.ip_network(network, strict=False)
+            parse_network(network)
         return value
 
     @field_validator("redis_url")
@@ -222,15 +224,8 @@ class Settings(BaseSettings):
     @field_validator("fetcher_allowed_ports")
     @classmethod
     def _check_ports(cls, value: str) -> str:
-        value = value.strip()
-        if value == "any":
-            return value
-        for part in value.split(","):
-            low, _, high = part.strip().partition("-")
-            for port in (low, high or low):
-                if not port.isdigit() or not 1 <= int(port) <= 65535:
-                    raise ValueError(f"not a port or port range: {part.strip()!r}")
-        return value
+        parse_port_policy(value)
+        return value.strip()
 
     @model_validator(mode="after")
     def _check_runtime_limits(self) -> Settings:

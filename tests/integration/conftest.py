@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -54,12 +55,13 @@ def docker_client() -> Iterator[docker.DockerClient]:
 
 @pytest.fixture(scope="session")
 def fetcher_image(docker_client: docker.DockerClient) -> str:
-    """The fetcher image that scripts/setup.sh builds."""
+    """The fetcher image that scripts/setup.sh builds, or ``SCANBOX_TEST_FETCHER_IMAGE``."""
+    image = os.environ.get("SCANBOX_TEST_FETCHER_IMAGE") or DEFAULT_FETCHER_IMAGE
     try:
-        docker_client.images.get(DEFAULT_FETCHER_IMAGE)
+        docker_client.images.get(image)
     except docker.errors.ImageNotFound:
-        unavailable(f"the fetcher image {DEFAULT_FETCHER_IMAGE} (run scripts/setup.sh)")
-    return DEFAULT_FETCHER_IMAGE
+        unavailable(f"the fetcher image {image} (run scripts/setup.sh)")
+    return image
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from fetcher.options import PROG, parse_invocation
 from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,3 +133,51 @@ def test_gvisor_needs_room_for_its_own_threads(monkeypatch: pytest.MonkeyPatch) 
         Settings(_env_file=None)
     monkeypatch.setenv("CONTAINER_PIDS_LIMIT", "64")
     assert Settings(_env_file=None).container_pids_limit == 64
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "option", "message"),
+    [
+        (
+            "FETCHER_ALLOW_NETWORKS",
+            "127.0.0.1/8",
+            "--allow-network",
+            "'127.0.0.1/8' has host bits set: the network is 127.0.0.0/8",
+        ),
+        (
+            "FETCHER_ALLOW_NETWORKS",
+            "10.0.0.0/33",
+            "--allow-network",
+            "'10.0.0.0/33' is not a network in CIDR notation",
+        ),
+        (
+            "FETCHER_ALLOWED_PORTS",
+            "443-80",
+            "--allowed-ports",
+            "port range '443-80' runs backwards",
+        ),
+        (
+            "FETCHER_ALLOWED_PORTS",
+            "80,70000",
+            "--allowed-ports",
+            "'70000' is not a port or port range between 1 and 65535",
+        ),
+    ],
+)
+def test_the_worker_refuses_what_the_fetcher_refuses_with_the_same_message(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    option: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None)
+    assert message in str(refused.value)
+
+    with pytest.raises(SystemExit) as exited:
+        parse_invocation(["http://a.test/", option, value])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == f"{PROG}: error: argument {option}: {message}\n"

@@ -242,3 +242,61 @@ def drip(byte: bytes, *, every: float, stop: threading.Event) -> Iterator[bytes]
     while not stop.is_set():
         yield byte
         stop.wait(every)
+
+
+#: What a scripted proxy answers after a 200: a small HTTP response, as a target would.
+TUNNEL_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+
+class ScriptedProxy:
+    """A stand-in for the egress proxy on a Unix socket: answers each CONNECT from a script.
+
+    Each answer is raw bytes (an answer head, perhaps followed by what the "target" says
+    through the tunnel); the last one repeats. Records every request head it received.
+    """
+
+    def __init__(self, path: str, answers: Sequence[bytes]) -> None:
+        self.path = path
+        self.heads: list[bytes] = []
+        #: What each client sent through its tunnel after the CONNECT.
+        self.tunnelled: list[bytes] = []
+        self._answers = list(answers)
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket.bind(path)
+        self._socket.listen(16)
+        self._socket.settimeout(0.05)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="scripted-proxy", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                head = b""
+                while not head.endswith(b"\r\n\r\n") and len(head) < 65536:
+                    chunk = connection.recv(1)
+                    if not chunk:
+                        break
+                    head += chunk
+                self.heads.append(head)
+                answer = self._answers.pop(0) if len(self._answers) > 1 else self._answers[0]
+                tunnelled = b""
+                try:
+                    connection.sendall(answer)
+                    # Let the client read everything before the connection ends.
+                    connection.shutdown(socket.SHUT_WR)
+                    while chunk := connection.recv(65536):
+                        tunnelled += chunk
+                except OSError:
+                    pass
+                self.tunnelled.append(tunnelled)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._socket.close()

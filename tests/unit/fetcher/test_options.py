@@ -223,6 +223,7 @@ def test_a_url_on_a_port_not_allowed_is_blocked() -> None:
         "http://a b.test/",
         "http://[zz::1]/",
         "http://a.test:0x50/",
+        "http://a.test:0/",
         "http://a..test/",
         "http://.a.test/",
         f"http://{'a' * 64}.test/",
