@@ -32,7 +32,7 @@ from worker.clock import utcnow
 from worker.errors import MigrationFailed, SchemaMismatch, UsageError
 from worker.store import queries
 from worker.store.database import Database
-from worker.store.migrations import BASELINE, HEAD, VERSIONS, commands
+from worker.store.migrations import BASELINE, HEAD, REVISIONS, VERSIONS, commands
 from worker.store.migrations.baseline import BASELINE_COLUMNS
 from worker.store.migrations.options import context_options
 from worker.store.migrations.state import VERSION_TABLE
@@ -89,6 +89,11 @@ def fresh(database_url: str) -> Database:
 
 
 # The scripts themselves.
+
+
+def test_the_revisions_listed_are_the_scripts_oldest_first() -> None:
+    assert tuple(item.id for item in reversed(commands.history())) == REVISIONS
+    assert commands.known_revisions() == frozenset(REVISIONS)
 
 
 def test_head_is_the_newest_script_and_history_is_one_line() -> None:

@@ -37,6 +37,10 @@ def worker(
 
     settings = load_settings()
     with errors_reported():
+        # Refuse a database at another schema revision once, here, before any process starts.
+        db = open_database(settings)
+        db.create_schema()
+        db.dispose()
         group_id = new_run_id()
         options = WorkerOptions(
             concurrency=concurrency or settings.worker_concurrency,

@@ -35,10 +35,11 @@ Making a schema change
    PostgreSQL the same block issues plain ``ALTER TABLE``. SQLite's constraints have no
    names: to drop one, name it in the models first, or pass ``naming_convention`` /
    ``table_args`` to ``batch_alter_table``.
-5. Set ``HEAD`` below to the new revision id. ``tests/unit/test_migrations.py`` fails until
-   it matches the scripts, and ``tests/integration/test_migrations.py`` fails (on SQLite,
-   the libSQL server and PostgreSQL) while ``upgrade head`` leaves any difference from the
-   models (Alembic's ``compare_metadata``), so a model change without a revision can't pass.
+5. Append the new revision id to ``REVISIONS`` below (the last one is ``HEAD``).
+   ``tests/unit/test_migrations.py`` fails until the list matches the scripts, and fails (on
+   SQLite, the libSQL server and PostgreSQL) while ``upgrade head`` leaves any difference
+   from the models (Alembic's ``compare_metadata``): a model change without a revision can't
+   pass.
 6. Add a test that upgrades a database with rows from the previous revision and checks them.
 
 Revisions are applied by ``scanbox db upgrade`` in one transaction (all or nothing) while
@@ -49,10 +50,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: The revision this code needs: the newest in ``versions/``.
-HEAD = "0001"
+#: Every revision in ``versions/``, oldest first (known without loading Alembic).
+REVISIONS: tuple[str, ...] = ("0001",)
+#: The revision this code needs: the newest.
+HEAD = REVISIONS[-1]
 #: The first revision: the schema of every database made before migrations.
-BASELINE = "0001"
+BASELINE = REVISIONS[0]
 #: This package's directory (Alembic's script location).
 SCRIPTS = Path(__file__).resolve().parent
 #: Where the revisions are.

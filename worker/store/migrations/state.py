@@ -25,7 +25,7 @@ from sqlmodel import SQLModel
 
 from worker.errors import SchemaMismatch
 from worker.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from worker.store.migrations import HEAD
+from worker.store.migrations import HEAD, REVISIONS
 
 #: Alembic's table of applied revisions (its default name and shape).
 VERSION_TABLE = sa.Table(
@@ -86,13 +86,10 @@ def lock_schema(connection: Connection) -> None:
 
 def mismatch(state: SchemaState) -> SchemaMismatch:
     """The error for a database this code must not use."""
-    from worker.store.migrations.commands import known_revisions  # noqa: PLC0415 (Alembic)
-
-    known = known_revisions()
     return SchemaMismatch(
         found=state.revisions,
         needed=HEAD,
-        known=all(revision in known for revision in state.revisions),
+        known=all(revision in REVISIONS for revision in state.revisions),
     )
 
 
