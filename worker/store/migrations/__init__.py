@@ -21,7 +21,8 @@ Making a schema change
        python -m worker.store.migrations "add scan_jobs.mode"
 
    This upgrades a scratch SQLite database to the current head, compares it with the models
-   and writes ``versions/NNNN_add_scan_jobs_mode.py`` with the next number as its id.
+   and writes ``versions/NNNN_add_scan_jobs_mode.py`` with the next number as its id (then
+   ``ruff format`` it, as every file of the package).
 3. Read the file and fix what autogenerate can't know: a rename comes out as a drop and an
    add (write ``alter_column(..., new_column_name=...)`` instead, or the column's data is
    lost); a new ``NOT NULL`` column on a table with rows needs a ``server_default`` or a

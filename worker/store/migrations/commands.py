@@ -10,6 +10,7 @@ found to be the baseline's.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from typing import Literal
 
 from alembic import command
 from alembic.config import Config
-from alembic.script import ScriptDirectory
+from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from worker.errors import MigrationFailed, SchemaMismatch, UsageError
@@ -56,7 +57,8 @@ class Upgrade:
 
 def alembic_config(*, versions: Sequence[Path] = SCANBOX_VERSIONS) -> Config:
     """Alembic's configuration for scanbox's scripts (``versions``: where revisions are)."""
-    config = Config()
+    # Quiet: scanbox prints its own lines, and nothing of Alembic's goes to stdout.
+    config = Config(cmd_opts=argparse.Namespace(quiet=True))
     config.set_main_option("script_location", _escaped(str(SCRIPTS)))
     config.set_main_option("path_separator", "os")
     config.set_main_option(
@@ -201,3 +203,38 @@ def _check_foreign_keys(connection: Connection) -> None:
             f"the upgrade would leave {len(broken)} row(s) with a broken foreign key, the "
             f"first in table {broken[0][0]!r}: nothing was changed"
         )
+
+
+def new_revision(
+    *,
+    message: str,
+    workdir: Path,
+    into: Path = VERSIONS,
+    versions: Sequence[Path] = SCANBOX_VERSIONS,
+) -> Path:
+    """Write the next revision into ``into`` by autogenerate; return its path.
+
+    The models are compared with a scratch SQLite database in ``workdir``, upgraded to the
+    current head; the id is the next number (``0002`` after ``0001``).
+    """
+    db = Database(url=f"file:{workdir / 'head.db'}")
+    try:
+        upgrade(db, versions=versions)
+        config = alembic_config(versions=versions)
+        numbers = [
+            int(revision) for revision in known_revisions(versions=versions) if revision.isdigit()
+        ]
+        with db.engine.connect() as connection, connection.begin():
+            config.attributes["connection"] = connection
+            script = command.revision(
+                config,
+                message=message,
+                autogenerate=True,
+                rev_id=f"{max(numbers, default=0) + 1:04d}",
+                version_path=str(into),
+            )
+    finally:
+        db.dispose()
+    if not isinstance(script, Script):
+        raise MigrationFailed(f"Alembic wrote no single revision for {message!r}")
+    return Path(script.path)
