@@ -195,7 +195,7 @@ class Database:
         empty database; raise ``SchemaMismatch`` for any other revision, writing nothing."""
         if self._schema_ready:
             return
-        with self._transaction(write=False) as connection:
+        with self.transaction(write=False) as connection:
             state = schema.read_state(connection)
         if not state.current:
             if not state.empty:
@@ -204,7 +204,9 @@ class Database:
         self._schema_ready = True
 
     @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+    def transaction(self, *, write: bool) -> Iterator[Connection]:
+        """A transaction without the schema check, for the commands that read or change the
+        schema itself; everything else uses ``read``, ``write`` or ``run_write``."""
         engine = self.engine.execution_options(**{_WRITE_OPTION: write})
         with engine.connect() as connection, connection.begin():
             yield connection
@@ -213,7 +215,7 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         self.create_schema()
-        with self._transaction(write=True) as connection:
+        with self.transaction(write=True) as connection:
             yield connection
 
     def _retrying(self) -> tenacity.Retrying:
@@ -233,7 +235,7 @@ class Database:
     def _run_write_unchecked(self, work: Callable[[Connection], T]) -> T:
         try:
             for attempt in self._retrying():
-                with attempt, self._transaction(write=True) as connection:
+                with attempt, self.transaction(write=True) as connection:
                     return work(connection)
         except sa.exc.OperationalError as error:
             if _is_contended(error):

@@ -115,8 +115,7 @@ def standing(state: SchemaState, *, known: frozenset[str], head: str = HEAD) -> 
 
 def current(db: Database) -> SchemaState:
     """The revision ``db`` is at, read without creating or changing anything."""
-    engine = db.engine.execution_options(scanbox_write=False)
-    with engine.connect() as connection, connection.begin():
+    with db.transaction(write=False) as connection:
         return read_state(connection)
 
 
