@@ -129,7 +129,10 @@ def test_upgrade_says_it_stamped_the_baseline(premigration: Database) -> None:
         ["schedule", "add", "http://127.0.0.1:9/", "--cron", "* * * * *"],
         ["schedule", "disable", "000000000000000000000000sched001"],
         ["schedule", "list"],
+        ["schedule", "remove", "000000000000000000000000sched001"],
         ["stats"],
+        ["wait", "0000000000000000000000000000c004", "--timeout", "0"],
+        ["reconcile"],
         ["worker", "--burst"],
     ],
 )

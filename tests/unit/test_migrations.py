@@ -17,6 +17,9 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.ddl.impl import DefaultImpl
+from alembic.ddl.postgresql import PostgresqlImpl
+from alembic.ddl.sqlite import SQLiteImpl
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel, col, select
 
@@ -32,6 +35,7 @@ from worker.clock import utcnow
 from worker.errors import MigrationFailed, SchemaMismatch, UsageError
 from worker.store import queries
 from worker.store.database import Database
+from worker.store.libsql import LibsqlDialect
 from worker.store.migrations import BASELINE, HEAD, REVISIONS, VERSIONS, commands
 from worker.store.migrations.baseline import BASELINE_COLUMNS
 from worker.store.migrations.options import context_options
@@ -134,6 +138,20 @@ def test_revisions_import_nothing_but_alembic_and_sqlalchemy() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 imported.add(node.module.split(".")[0])
         assert imported <= {"__future__", "alembic", "sqlalchemy"}, script
+
+
+def test_alembic_treats_the_libsql_dialect_as_sqlite() -> None:
+    """Its name is SQLite's, so Alembic's SQLite implementation (batch mode) serves it."""
+    assert LibsqlDialect.name == "sqlite"
+    dialect = LibsqlDialect(dbapi=LibsqlDialect.import_dbapi())
+    assert DefaultImpl.get_by_dialect(dialect) is SQLiteImpl
+
+
+@pytest.mark.backends
+def test_each_backend_gets_its_alembic_implementation(fresh: Database) -> None:
+    expected = PostgresqlImpl if fresh.backend == "postgresql" else SQLiteImpl
+    with fresh.transaction(write=False) as connection:
+        assert type(MigrationContext.configure(connection).impl) is expected
 
 
 # The baseline, on every backend.
