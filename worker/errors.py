@@ -10,6 +10,8 @@ The tree::
     │   ├── InvalidCron               a cron expression scanbox can't use
     │   └── ConfigurationError        a setting that can't be used
     ├── BenchmarkFailed               ``scanbox bench`` could not measure (a scan failed, a hang)
+    ├── SchemaMismatch                the database's schema revision is not this code's
+    ├── MigrationFailed               ``scanbox db upgrade`` can't upgrade this database
     └── ScanError                     one attempt at a scan went wrong; carries ``code``
         ├── TransientScanError        worth another attempt (backoff, then DISCARDED)
         │   ├── DockerUnavailable     the engine did not answer or refused the request
@@ -54,12 +56,14 @@ __all__ = [
     "InvalidOutput",
     "InvalidURL",
     "LeaseLost",
+    "MigrationFailed",
     "OutputTooLarge",
     "PermanentScanError",
     "ResultRejected",
     "ScanError",
     "ScanTimedOut",
     "ScanboxError",
+    "SchemaMismatch",
     "TransientScanError",
     "UnknownJob",
     "UnknownSchedule",
@@ -117,6 +121,46 @@ class ConfigurationError(UsageError):
 
 class BenchmarkFailed(ScanboxError):
     """``scanbox bench`` could not take its measurements: a scan failed or a worker hung."""
+
+
+#: Longest revision id an error repeats (Alembic's version column holds 32 characters).
+_REVISION_SHOWN = 40
+
+
+def _shown(revision: str) -> str:
+    """A revision read from the database, safe to print on a terminal."""
+    text = revision[:_REVISION_SHOWN]
+    return text if text.isascii() and text.isprintable() and text.strip() == text else ascii(text)
+
+
+class SchemaMismatch(ScanboxError):
+    """The database's schema revision is not the one this code needs; nothing was written.
+
+    ``found`` holds the revisions recorded in the database (empty: tables made before
+    migrations); ``known`` says whether this code knows them (an older revision) or not (a
+    newer scanbox upgraded the database).
+    """
+
+    def __init__(self, *, found: tuple[str, ...], needed: str, known: bool) -> None:
+        if found:
+            where = f"database schema is at revision {', '.join(map(_shown, found))}"
+        else:
+            where = "database schema has no revision (its tables were made before migrations)"
+        if found and not known:
+            advice = (
+                f"which this scanbox does not know (it needs {needed}): a newer scanbox "
+                "upgraded it; run that version"
+            )
+        else:
+            advice = f"this scanbox needs {needed}: run 'scanbox db upgrade'"
+        super().__init__(f"{where}, {advice}")
+        self.found = found
+        self.needed = needed
+        self.known = known
+
+
+class MigrationFailed(ScanboxError):
+    """``scanbox db upgrade`` can't upgrade this database; it was left as it was."""
 
 
 class ScanError(ScanboxError):

@@ -7,35 +7,24 @@ from pathlib import Path
 
 from worker.settings import Settings
 
-#: Scans on each side, by default: about a minute in all on two cores.
-DEFAULT_COUNT = 20
-
-#: Bare containers at a time, and worker processes, for the throughput comparison.
-DEFAULT_CONCURRENCY = 4
-
-DEFAULT_WORKERS = 4
-
-#: Single submits measured, and the batch size of the batched ones.
-DEFAULT_SUBMIT_COUNT = 1000
-
-DEFAULT_BATCH_SIZE = 100
-
-#: Where ``scanbox bench`` writes its figures unless told.
-DEFAULT_OUTPUT = Path("scanbox-bench.json")
-
 #: The only network the benchmark's fetchers may reach: its own loopback page.
 LOOPBACK = "127.0.0.0/8"
 
 
 @dataclass(frozen=True, kw_only=True)
 class BenchOptions:
-    """How much to measure."""
+    """How much to measure (the defaults are ``scanbox bench``'s, in ``worker.cli.bench``)."""
 
-    count: int = DEFAULT_COUNT
-    concurrency: int = DEFAULT_CONCURRENCY
-    workers: int = DEFAULT_WORKERS
-    submit_count: int = DEFAULT_SUBMIT_COUNT
-    batch_size: int = DEFAULT_BATCH_SIZE
+    #: Scans on each side.
+    count: int
+    #: Bare containers at a time, for the throughput comparison.
+    concurrency: int
+    #: Worker processes, for the same comparison.
+    workers: int
+    #: Single submits measured.
+    submit_count: int
+    #: The batch size of the batched submits.
+    batch_size: int
 
 
 def bench_environment(*, database: Path, queue: str, redis_url: str) -> dict[str, str]:

@@ -4,7 +4,7 @@
 - :mod:`worker.cli.workers`: ``worker``, ``reap``, ``reconcile``, ``maintenance``
 - :mod:`worker.cli.schedules`: ``schedule add|list|enable|disable|remove``, ``scheduler``
 - :mod:`worker.cli.stats`: ``stats``; :mod:`worker.cli.images`: ``image build``;
-  :mod:`worker.cli.bench`: ``bench``
+  :mod:`worker.cli.bench`: ``bench``; :mod:`worker.cli.db`: ``db upgrade|current|history``
 - :mod:`worker.cli.views`: how jobs, results and schedules look (JSON and tables)
 - :mod:`worker.cli.base`: the Typer apps, settings, the one error handler
 
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from worker.cli import bench, images, jobs, schedules, stats, workers
+from worker.cli import bench, db, images, jobs, schedules, stats, workers
 from worker.cli.base import app
 
-__all__ = ["app", "bench", "images", "jobs", "main", "schedules", "stats", "workers"]
+__all__ = ["app", "bench", "db", "images", "jobs", "main", "schedules", "stats", "workers"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,10 +36,35 @@ image_app = typer.Typer(help="Manage the fetcher image.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
 schedule_app = typer.Typer(help="Manage recurring scans (cron, in UTC).", no_args_is_help=True)
 app.add_typer(schedule_app, name="schedule")
+db_app = typer.Typer(help="Upgrade the database schema and see its revision.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 stdout = console()
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        stdout.print(f"scanbox {version('scanbox')}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print scanbox's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Scan untrusted URLs inside throw-away, locked-down containers."""
 
 
 def fail(message: str, *, status: int = EXIT_USAGE) -> NoReturn:

@@ -97,10 +97,15 @@ def scheduler(
     ] = None,
 ) -> None:
     """Run a scheduler replica: submit a scan on every tick of every active schedule."""
+    from worker.app.database import open_database
     from worker.app.scheduler_process import run_scheduler_process
 
     settings = load_settings()
     if metrics_port is not None:
         settings = settings.model_copy(update={"metrics_port": metrics_port})
     with errors_reported():
+        # Refuse a database at another schema revision before logging or anything else starts.
+        db = open_database(settings)
+        db.create_schema()
+        db.dispose()
         run_scheduler_process(settings)

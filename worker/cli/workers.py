@@ -37,10 +37,16 @@ def worker(
     from worker.telemetry.runs import group_summary, new_run_id
 
     settings = load_settings()
-    weakened = settings.sandbox_weakenings()
-    if weakened:
-        sys.stderr.write(f"scanbox: warning: the sandbox is weakened: {'; '.join(weakened)}\n")
     with errors_reported():
+        # Refuse a database at another schema revision once, here, before any process starts.
+        db = open_database(settings)
+        db.create_schema()
+        db.dispose()
+        weakened = settings.sandbox_weakenings()
+        if weakened:
+            sys.stderr.write(
+                f"scanbox: warning: the sandbox is weakened: {'; '.join(weakened)}\n"
+            )
         group_id = new_run_id()
         options = WorkerOptions(
             concurrency=concurrency or settings.worker_concurrency,

@@ -15,9 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis import Redis
+if TYPE_CHECKING:
+    # A type only: the settings use ``parse_overrides``, and reading the settings must not
+    # load Redis's client (``scanbox status`` never talks to Redis).
+    from redis import Redis
 
 #: A bucket outlives its last use by this long (then it would be full again anyway).
 IDLE_EXPIRY_MS = 60_000

@@ -8,4 +8,6 @@
 - :mod:`worker.store.jobs`: the due job a worker claims or puts back to sleep;
   :mod:`worker.store.results`: result rows; :mod:`worker.store.validators`: a URL's ETag and
   Last-Modified; :mod:`worker.store.queries`: reads for people and programs
+- :mod:`worker.store.migrations`: the schema's Alembic revisions, the revision check every
+  process makes on first use, ``scanbox db upgrade``
 """

@@ -1,4 +1,4 @@
-"""The database: engine set-up for each backend, schema creation, and transactions.
+"""The database: engine set-up for each backend, the schema check, and transactions.
 
 ``TURSO_CONNECTION_URL`` picks the backend:
 
@@ -12,6 +12,10 @@
 - ``postgresql://``: PostgreSQL through psycopg 3, in its default READ COMMITTED isolation. The
   optimistic lock needs nothing more: a conditional ``UPDATE`` waits for a concurrent writer of
   the row, then re-checks its ``WHERE`` on the committed row, so a lost race matches 0 rows.
+
+The first read or write of a ``Database`` checks the schema's revision
+(``worker.store.migrations.state``): an empty database is created at head, and one at any
+other revision is refused with ``SchemaMismatch`` before anything is written.
 
 Every transition's ``UPDATE`` and its audit ``INSERT`` share one transaction on every backend.
 Locked databases (and, on PostgreSQL, serialization failures and deadlocks) are retried with
@@ -31,13 +35,11 @@ import sqlalchemy as sa
 import tenacity
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from worker.errors import ConfigurationError, DatabaseBusy
-from worker.store import (
-    libsql,
-    models,  # noqa: F401  (registers the tables on SQLModel.metadata)
-)
+from worker.store import libsql
+from worker.store.migrations import state as schema
 
 T = TypeVar("T")
 Backend = Literal["sqlite", "libsql", "postgresql"]
@@ -189,16 +191,31 @@ class Database:
         return engine
 
     def create_schema(self) -> None:
-        """Create the tables that don't exist yet (idempotent)."""
-        if not self._schema_ready:
-            SQLModel.metadata.create_all(self.engine)
-            self._schema_ready = True
+        """Make sure the schema is this code's, once per ``Database``: create it at head in an
+        empty database; raise ``SchemaMismatch`` for any other revision, writing nothing."""
+        if self._schema_ready:
+            return
+        with self.transaction(write=False) as connection:
+            state = schema.read_state(connection)
+        if not state.current:
+            if not state.empty:
+                raise schema.mismatch(state)
+            self._run_write_unchecked(schema.create_at_head)
+        self._schema_ready = True
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Connection]:
+        """A transaction without the schema check, for the commands that read or change the
+        schema itself; everything else uses ``read``, ``write`` or ``run_write``."""
+        engine = self.engine.execution_options(**{_WRITE_OPTION: write})
+        with engine.connect() as connection, connection.begin():
+            yield connection
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         self.create_schema()
-        with self.engine.connect() as connection, connection.begin():
+        with self.transaction(write=True) as connection:
             yield connection
 
     def _retrying(self) -> tenacity.Retrying:
@@ -212,9 +229,13 @@ class Database:
 
     def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a write transaction, retrying the whole of it while the DB is locked."""
+        self.create_schema()
+        return self._run_write_unchecked(work)
+
+    def _run_write_unchecked(self, work: Callable[[Connection], T]) -> T:
         try:
             for attempt in self._retrying():
-                with attempt, self.write() as connection:
+                with attempt, self.transaction(write=True) as connection:
                     return work(connection)
         except sa.exc.OperationalError as error:
             if _is_contended(error):
