@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     #: Whether a re-scan sends the URL's last ETag / Last-Modified, so that a 304 completes it
     #: as not modified.
     conditional_rescan: bool = True
+    #: The deepest ``submit --depth`` may ask for: levels of child scans below a submitted job.
+    max_scan_depth: int = Field(default=3, ge=0, le=10)
+    #: Child scans each scan of a tree makes when ``submit --max-children`` is not given.
+    child_scans_default: int = Field(default=10, ge=0)
+    #: The most ``submit --max-children`` may ask for.
+    child_scans_max: int = Field(default=50, ge=0, le=200)
 
     #: How often ``scanbox scheduler`` re-reads the schedules table (edits take effect then).
     scheduler_refresh_ms: int = Field(default=300_000, ge=50)
@@ -226,6 +232,12 @@ class Settings(BaseSettings):
     def _check_ports(cls, value: str) -> str:
         parse_port_policy(value)
         return value.strip()
+
+    @model_validator(mode="after")
+    def _check_child_scans(self) -> Settings:
+        if self.child_scans_default > self.child_scans_max:
+            raise ValueError("CHILD_SCANS_DEFAULT must not be above CHILD_SCANS_MAX")
+        return self
 
     @model_validator(mode="after")
     def _check_runtime_limits(self) -> Settings:

@@ -330,15 +330,15 @@ def snapshot_without_runs(db: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 _BATCH_REVISION = '''"""add scan_jobs.note, and make url_key NOT NULL
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: {next}
+Revises: {head}
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{next}"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -356,14 +356,14 @@ def downgrade() -> None:
 
 _ORPHAN_REVISION = '''"""leave a result whose job does not exist
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: {next}
+Revises: {head}
 """
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{next}"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -380,10 +380,14 @@ def downgrade() -> None:
 '''
 
 
+#: The id a revision after the newest gets.
+NEXT = f"{int(HEAD) + 1:04d}"
+
+
 def _extra_versions(tmp_path: Path, source: str) -> tuple[Path, ...]:
     extra = tmp_path / "versions"
     extra.mkdir()
-    (extra / "0002_test.py").write_text(source)
+    (extra / f"{NEXT}_test.py").write_text(source.replace("{next}", NEXT).replace("{head}", HEAD))
     return (VERSIONS, extra)
 
 
@@ -396,11 +400,11 @@ def test_a_batch_mode_revision_rebuilds_a_referenced_table_with_its_rows(
     before = snapshot(fresh)
     versions = _extra_versions(tmp_path, _BATCH_REVISION)
     known = commands.known_revisions(versions=versions)
-    assert commands.standing(commands.current(fresh), known=known, head="0002") == "behind"
+    assert commands.standing(commands.current(fresh), known=known, head=NEXT) == "behind"
 
     done = commands.upgrade(fresh, versions=versions)
 
-    assert (done.before, done.after) == ((HEAD,), ("0002",))
+    assert (done.before, done.after) == ((HEAD,), (NEXT,))
     after = snapshot(fresh)
     assert {table: rows for table, rows in after.items() if table != "scan_jobs"} == {
         table: rows for table, rows in before.items() if table != "scan_jobs"
@@ -438,9 +442,9 @@ def test_unknown_and_backward_targets_are_usage_errors(fresh: Database, tmp_path
     assert table_names(fresh) == set()
     versions = _extra_versions(tmp_path, _BATCH_REVISION)
     commands.upgrade(fresh, versions=versions)
-    with pytest.raises(UsageError, match="at revision 0002, past 0001: scanbox does not downgrade"):
+    with pytest.raises(UsageError, match=f"at revision {NEXT}, past 0001: scanbox does not downgrade"):
         commands.upgrade(fresh, target=BASELINE, versions=versions)
-    assert _revisions(fresh) == ("0002",)
+    assert _revisions(fresh) == (NEXT,)
 
 
 def test_an_empty_database_is_created_once_and_then_only_checked(

@@ -35,6 +35,7 @@ from worker.scan.scanner import FetcherArgs, Scanner
 from worker.scan.shutdown import Shutdown
 from worker.settings import Settings
 from worker.store.database import Database
+from worker.submit.children import ChildLimits, ChildScans
 from worker.telemetry.instrument import ObservedWorker
 from worker.telemetry.metrics import metrics_endpoint
 from worker.telemetry.runs import RunRecorder
@@ -192,6 +193,15 @@ def build_runner(
     return PooledRunner(client=docker_client, spec=spec, pool=pool, options=options, fallback=plain)
 
 
+def child_limits(settings: Settings) -> ChildLimits:
+    """The hard limits on trees of child scans, from the settings."""
+    return ChildLimits(
+        max_depth=settings.max_scan_depth,
+        default_children=settings.child_scans_default,
+        max_children=settings.child_scans_max,
+    )
+
+
 def build_scanner(
     settings: Settings,
     *,
@@ -219,6 +229,11 @@ def build_scanner(
         engine=EngineWatch(
             ping=partial(engine_answers, docker_client),
             pause=shutdown.pause if shutdown is not None else plain_pause,
+        ),
+        children=ChildScans(
+            dispatcher=rq_dispatcher,
+            limits=child_limits(settings),
+            dedup_window=timedelta(milliseconds=settings.dedup_window_ms),
         ),
     )
 

@@ -7,7 +7,6 @@ instead of a new one; so does a repeat of a URL inside one batch.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,16 +19,14 @@ from worker.clock import Clock, utcnow
 from worker.errors import UsageError
 from worker.queue.dispatch import PRIORITIES, Dispatcher
 from worker.store.database import Database
+from worker.store.lineage import insert_lineage
+from worker.submit.children import DEFAULT_LIMITS, ChildLimits, deep_enough, root_lineages
 from worker.submit.dedup import ExistingJob, recent_jobs
+from worker.submit.ids import new_job_id
 from worker.urls import normalise_url, validate_url
 
 #: Actor name written in the audit row of a submission.
 SUBMIT_ACTOR = "submit"
-
-
-def new_job_id() -> str:
-    """A fresh, unguessable job id (32 hex digits)."""
-    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +48,9 @@ def submit_batch(
     priority: str = "normal",
     max_attempts: int = 3,
     dedup_window: timedelta = timedelta(0),
+    depth: int = 0,
+    max_children: int | None = None,
+    child_limits: ChildLimits = DEFAULT_LIMITS,
     clock: Clock = utcnow,
 ) -> list[Submission]:
     """Store one QUEUED job per new URL and dispatch them; return a submission per URL.
@@ -58,10 +58,14 @@ def submit_batch(
     Every URL is validated before anything is written: one bad URL raises ``InvalidURL`` and
     nothing at all is stored. Rows are committed before dispatch, so a worker never wakes for a
     row it can't see; if dispatch fails the rows stay QUEUED for the reconciler. A zero
-    ``dedup_window`` makes a new job for every URL.
+    ``dedup_window`` makes a new job for every URL. With ``depth`` above 0 each new job is the
+    root of a tree of child scans (``worker.submit.children``), ``max_children`` per scan
+    (``child_limits.default_children`` if ``None``), and is folded only into an earlier job
+    that makes as many.
     """
     if priority not in PRIORITIES:
         raise UsageError(f"unknown priority {priority!r} (use one of {', '.join(PRIORITIES)})")
+    children = child_limits.check(depth=depth, max_children=max_children)
     checked = [(url, normalise_url(url)) for url in (validate_url(url) for url in urls)]
     if not checked:
         return []
@@ -72,6 +76,14 @@ def submit_batch(
         if dedup_window > timedelta(0):
             keys = {key for _, key in checked}
             reusable = recent_jobs(connection, keys, since=now - dedup_window)
+            if depth > 0:
+                trees = deep_enough(
+                    connection,
+                    {job.job_id for job in reusable.values()},
+                    depth=depth,
+                    max_children=children,
+                )
+                reusable = {key: job for key, job in reusable.items() if job.job_id in trees}
         submissions = []
         new_jobs: list[NewJob] = []
         for url, key in checked:
@@ -96,6 +108,8 @@ def submit_batch(
             actor=SUBMIT_ACTOR,
             now=now,
         )
+        roots = root_lineages([job.job_id for job in new_jobs], depth=depth, max_children=children)
+        insert_lineage(connection, roots, now=now)
         return submissions
 
     submissions = db.run_write(store)
@@ -113,6 +127,9 @@ def submit_urls(
     priority: str = "normal",
     max_attempts: int = 3,
     dedup_window: timedelta = timedelta(0),
+    depth: int = 0,
+    max_children: int | None = None,
+    child_limits: ChildLimits = DEFAULT_LIMITS,
     clock: Clock = utcnow,
 ) -> list[str]:
     """``submit_batch``, returning only the job ids, in the order of ``urls``."""
@@ -123,6 +140,12 @@ def submit_urls(
         priority=priority,
         max_attempts=max_attempts,
         dedup_window=dedup_window,
+        depth=depth,
+        max_children=max_children,
+        child_limits=child_limits,
         clock=clock,
     )
     return [submission.job_id for submission in submissions]
+
+
+__all__ = ["SUBMIT_ACTOR", "Submission", "new_job_id", "submit_batch", "submit_urls"]
