@@ -442,7 +442,9 @@ def test_unknown_and_backward_targets_are_usage_errors(fresh: Database, tmp_path
     assert table_names(fresh) == set()
     versions = _extra_versions(tmp_path, _BATCH_REVISION)
     commands.upgrade(fresh, versions=versions)
-    with pytest.raises(UsageError, match=f"at revision {NEXT}, past 0001: scanbox does not downgrade"):
+    with pytest.raises(
+        UsageError, match=f"at revision {NEXT}, past 0001: scanbox does not downgrade"
+    ):
         commands.upgrade(fresh, target=BASELINE, versions=versions)
     assert _revisions(fresh) == (NEXT,)
 

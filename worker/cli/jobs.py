@@ -197,7 +197,8 @@ def show(
         family = trees.job_family(db, job_id)
         drawn = trees.job_tree(db, job_id) if tree else None
         if drawn is not None and not json_output:
-            stdout.print(tree_views.tree_view(drawn, marked=job_id))
+            for line in tree_views.tree_lines(drawn, marked=job_id):
+                stdout.print(line, soft_wrap=True)
             return
         result = queries.get_result(db, job_id)
         audit = queries.get_audit(db, job_id)

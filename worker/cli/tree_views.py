@@ -10,7 +10,6 @@ from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
 from worker.cli.terminal import text
 from worker.cli.views import state_text
@@ -56,25 +55,29 @@ def _label(job: JobBrief, *, via: str | None, created: bool, marked: bool) -> Te
         parts += ["  ", text(via, style="dim")]
     parts += ["  ", text(job.url or "-")]
     if not created:
-        parts.append(text("  (scanned already: not followed)", style="dim"))
+        parts.append(text("  (linked: scanned already, not followed)", style="dim"))
     if marked:
         parts.append(text("  <", style="bold"))
     return Text.assemble(*parts)
 
 
-def tree_view(node: TreeNode, *, marked: str) -> Tree:
-    """A tree drawn for a terminal; the job ``marked`` (the one asked about) is pointed at."""
+def tree_lines(node: TreeNode, *, marked: str) -> list[Text]:
+    """A tree drawn for a terminal, a line per job (lines never wrap: URLs stay whole); the
+    job ``marked`` (the one asked about) is pointed at."""
 
     def label(of: TreeNode) -> Text:
         return _label(of.job, via=of.via, created=of.created, marked=of.job.job_id == marked)
 
-    def grow(branch: Tree, of: TreeNode) -> None:
-        for child in of.children:
-            grow(branch.add(label(child)), child)
+    lines = [label(node)]
 
-    tree = Tree(label(node))
-    grow(tree, node)
-    return tree
+    def grow(of: TreeNode, prefix: str) -> None:
+        for index, child in enumerate(of.children):
+            last = index == len(of.children) - 1
+            lines.append(Text.assemble(prefix + ("└── " if last else "├── "), label(child)))
+            grow(child, prefix + ("    " if last else "│   "))
+
+    grow(node, "")
+    return lines
 
 
 def family_table(family: Family) -> Table:

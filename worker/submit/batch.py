@@ -20,7 +20,7 @@ from worker.errors import UsageError
 from worker.queue.dispatch import PRIORITIES, Dispatcher
 from worker.store.database import Database
 from worker.store.lineage import insert_lineage
-from worker.submit.children import DEFAULT_LIMITS, ChildLimits, deep_enough, root_lineages
+from worker.submit.children import DEFAULT_LIMITS, ChildLimits, recent_trees, root_lineages
 from worker.submit.dedup import ExistingJob, recent_jobs
 from worker.submit.ids import new_job_id
 from worker.urls import normalise_url, validate_url
@@ -75,15 +75,12 @@ def submit_batch(
         reusable: dict[str, ExistingJob] = {}
         if dedup_window > timedelta(0):
             keys = {key for _, key in checked}
-            reusable = recent_jobs(connection, keys, since=now - dedup_window)
-            if depth > 0:
-                trees = deep_enough(
-                    connection,
-                    {job.job_id for job in reusable.values()},
-                    depth=depth,
-                    max_children=children,
-                )
-                reusable = {key: job for key, job in reusable.items() if job.job_id in trees}
+            since = now - dedup_window
+            reusable = (
+                recent_trees(connection, keys, since=since, depth=depth, max_children=children)
+                if depth > 0
+                else recent_jobs(connection, keys, since=since)
+            )
         submissions = []
         new_jobs: list[NewJob] = []
         for url, key in checked:

@@ -27,22 +27,25 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import redis.exceptions
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from statemachine.states import State
 from statemachine.transitions import NewJob, create_jobs
 from worker.errors import InvalidURL, UsageError
 from worker.logs import get_logger
 from worker.queue.dispatch import PRIORITIES, Dispatcher
 from worker.store.lineage import (
+    LOOKUP_CHUNK,
     ChildRow,
     Lineage,
     insert_children,
     insert_lineage,
     lineage_keys,
     lineage_of,
-    lineages,
 )
-from worker.submit.dedup import recent_jobs
+from worker.store.models import JOBS, LINEAGE
+from worker.submit.dedup import NOT_REUSED, ExistingJob, recent_jobs
 from worker.submit.ids import new_job_id
 from worker.urls import normalise_url
 
@@ -116,19 +119,41 @@ def root_lineages(job_ids: Sequence[str], *, depth: int, max_children: int) -> l
     ]
 
 
-def deep_enough(
-    connection: Connection, job_ids: Collection[str], *, depth: int, max_children: int
-) -> set[str]:
-    """Those of ``job_ids`` whose tree still goes ``depth`` levels down with as many children.
+def recent_trees(
+    connection: Connection,
+    url_keys: Collection[str],
+    *,
+    since: datetime,
+    depth: int,
+    max_children: int,
+) -> dict[str, ExistingJob]:
+    """``recent_jobs`` for a submission that asks for children: only jobs that will make them.
 
-    A submission that asks for children is folded into an earlier job only if that job will
-    make them.
+    The newest job created at or after ``since`` for each of ``url_keys`` whose tree still
+    goes ``depth`` levels down with at least ``max_children`` children per scan.
     """
-    return {
-        job_id
-        for job_id, lineage in lineages(connection, job_ids).items()
-        if lineage.levels_left >= depth and lineage.max_children >= max_children
-    }
+    keys = sorted(url_keys)
+    found: dict[str, tuple[datetime, ExistingJob]] = {}
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        rows = connection.execute(
+            sa.select(JOBS.c.id, JOBS.c.url_key, JOBS.c.state, JOBS.c.created_at)
+            .select_from(JOBS.join(LINEAGE, LINEAGE.c.job_id == JOBS.c.id))
+            .where(
+                JOBS.c.url_key.in_(keys[start : start + LOOKUP_CHUNK]),
+                JOBS.c.created_at >= since,
+                JOBS.c.state.not_in([state.value for state in NOT_REUSED]),
+                LINEAGE.c.max_depth - LINEAGE.c.depth >= depth,
+                LINEAGE.c.max_children >= max_children,
+            )
+        )
+        for row in rows:
+            known = found.get(row.url_key)
+            if known is None or row.created_at > known[0]:
+                found[row.url_key] = (
+                    row.created_at,
+                    ExistingJob(job_id=row.id, state=State(row.state)),
+                )
+    return {key: job for key, (_, job) in found.items()}
 
 
 class ChildScans:
@@ -250,19 +275,3 @@ def _keyed(leads: Sequence[Lead]) -> list[tuple[str, Lead]]:
             seen.add(key)
             keyed.append((key, lead))
     return keyed
-
-
-__all__ = [
-    "DEFAULT_CHILDREN",
-    "DEFAULT_LIMITS",
-    "DEFAULT_MAX_CHILDREN",
-    "DEFAULT_MAX_DEPTH",
-    "ChildLimits",
-    "ChildScans",
-    "Lead",
-    "Spawned",
-    "Via",
-    "deep_enough",
-    "lower_priority",
-    "root_lineages",
-]
