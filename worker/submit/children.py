@@ -248,15 +248,23 @@ class ChildScans:
         """Wake workers for the new children; a lost dispatch is left to the reconciler."""
         if not spawned.job_ids:
             return
+        log = get_logger(job_id=parent_id)
         try:
             self.dispatcher.dispatch(list(spawned.job_ids), priority=spawned.priority)
         except redis.exceptions.RedisError as error:
-            get_logger(job_id=parent_id).warning(
+            log.warning(
                 "children_not_dispatched",
                 children=len(spawned.job_ids),
                 error=str(error),
                 reason="they stay QUEUED for the reconciler",
             )
+            return
+        log.info(
+            "children_dispatched",
+            children=len(spawned.job_ids),
+            linked=spawned.linked,
+            priority=spawned.priority,
+        )
 
 
 def _keyed(leads: Sequence[Lead]) -> list[tuple[str, Lead]]:
