@@ -184,6 +184,8 @@ class Settings(BaseSettings):
 
     #: How often ``scanbox scheduler`` re-reads the schedules table (edits take effect then).
     scheduler_refresh_ms: int = Field(default=300_000, ge=50)
+    #: Scans in a row ending FAILED, TIMED_OUT or DISCARDED that pause a schedule; 0: never.
+    schedule_max_failures: int = Field(default=5, ge=0)
     #: How often a scheduler runs ``scanbox maintenance`` (one replica at a time); 0: never.
     maintenance_interval_ms: int = Field(default=86_400_000, ge=0)
     #: Days terminal jobs (with their results and audit rows) are kept; 0: forever.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -19,6 +20,7 @@ from worker.store.models import JOBS, ScanChild, ScanJob, ScanLineage
 AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
+@pytest.mark.backends
 def test_revision_0002_keeps_every_job_and_adds_empty_tree_tables(database_url: str) -> None:
     db = Database(url=database_url)
     commands.upgrade(db, target="0001")

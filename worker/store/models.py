@@ -84,6 +84,14 @@ class Schedule(SQLModel, table=True):
     skipped_ticks: int = 0
     #: Why the schedulers skip this schedule (an invalid cron expression), until it is fixed.
     error: str | None = None
+    #: Scans in a row that ended FAILED, TIMED_OUT or DISCARDED; a COMPLETED one resets it.
+    consecutive_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: The latest scan counted in ``consecutive_failures`` (each is counted once).
+    counted_job_id: str | None = Field(default=None, max_length=32)
+    #: When the schedule was paused for failing ``SCHEDULE_MAX_FAILURES`` times in a row (it
+    #: is then inactive), and why; ``schedule enable`` clears both.
+    paused_at: datetime | None = timestamp()
+    pause_reason: str | None = None
 
 
 class ScheduleTick(SQLModel, table=True):
