@@ -27,6 +27,7 @@ from worker.errors import ConfigurationError
 from worker.ops.reaper import Reaper
 from worker.queue.deferral import RedisDeferrals
 from worker.queue.dispatch import RQDispatcher, queue_names
+from worker.queue.liveness import Heartbeat, Liveness
 from worker.queue.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
 from worker.scan.backoff import Backoff
 from worker.scan.gate import HoldLimits, HostGate
@@ -122,6 +123,22 @@ def build_reaper(
         outcomes=outcome_policy(settings),
         deployment=settings.deployment,
         docker_client=docker_client,
+        liveness=liveness(settings, redis),
+    )
+
+
+def liveness(settings: Settings, redis: Redis) -> Liveness:
+    """The heartbeats of this deployment's worker processes."""
+    return Liveness(redis=redis, namespace=f"scanbox:{settings.deployment}:workers")
+
+
+def heartbeat(settings: Settings, redis: Redis, *, worker_id: str) -> Heartbeat:
+    """The heartbeat of worker process ``worker_id``: it lapses one housekeeping interval
+    after the process stops beating, so the reaper's second round finds it gone."""
+    return Heartbeat(
+        liveness=liveness(settings, redis),
+        worker_id=worker_id,
+        ttl=timedelta(milliseconds=settings.housekeeping_interval_ms),
     )
 
 
