@@ -187,9 +187,8 @@ class _ObservationParser(HTMLParser):
             self.facts.link_hosts.add(host)
         origin = origin_of(url)
         targets = self.facts.link_targets
-        if origin != self._page_origin and origin not in targets:
-            if len(targets) < MAX_LIST_ITEMS:
-                targets[origin] = url
+        if origin != self._page_origin and origin not in targets and len(targets) < MAX_LIST_ITEMS:
+            targets[origin] = url
 
     def _subresource(self, reference: str | None) -> str | None:
         """Resolve a subresource URL, noting it as mixed content when it is http on https."""
