@@ -115,9 +115,14 @@ class Relay:
                 refused = await self._carry(reader, writer, counts)
                 del self._open[key]
                 self._finish(counts, opened=opened, refused=refused)
+        except asyncio.CancelledError:
+            # The relay is closing (close() cancels every connection): this one ends here.
+            self._finish(counts, opened=opened, refused=None)
         finally:
             self._open.pop(key, None)
             writer.close()
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                await writer.wait_closed()
             self._tasks.discard(task)
 
     async def _carry(
@@ -136,6 +141,8 @@ class Relay:
             )
         finally:
             upstream_writer.close()
+            with contextlib.suppress(OSError):
+                await upstream_writer.wait_closed()
         return None
 
     def _finish(self, counts: _Counts, *, opened: float, refused: str | None) -> None:

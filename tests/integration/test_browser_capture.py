@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fetcher.browser.png import png_size
+from fetcher.browser.versions import current_versions
 from tests.browser import canary, decode_png, require_chromium, run_capture
 from tests.proxydouble import ProxyDouble, proxy_double
 from tests.services import poll
@@ -309,3 +310,9 @@ def test_a_target_the_proxy_refuses_is_reported_with_the_proxys_answer(
     assert refusing.records[0].target == site.url("/")
     assert not any(record.allowed for record in refusing.records)
     assert site.hits == []
+
+
+def test_playwright_is_built_for_the_installed_chromium(chromium: str) -> None:
+    versions = current_versions(binary=chromium)
+
+    assert versions.match, versions
