@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import trustme
 
 from fetcher.browser.png import png_size
 from fetcher.browser.versions import current_versions
@@ -316,3 +318,52 @@ def test_playwright_is_built_for_the_installed_chromium(chromium: str) -> None:
     versions = current_versions(binary=chromium)
 
     assert versions.match, versions
+
+
+@pytest.fixture
+def tls_site(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """An HTTPS page on loopback whose certificate is from a CA Chromium does not know."""
+    ca = trustme.CA(organization_name="scanbox test CA")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    body = b"<title>over tls</title>"
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/", server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_main_documents_tls_facts_are_kept(tmp_path: Path, tls_site: tuple[str, int]) -> None:
+    url, port = tls_site
+    with proxy_double(tmp_path, allowed_ports={port}) as proxy:
+        refused = run_capture(url, proxy_socket=proxy.socket_path).report
+        report = run_capture(
+            url, proxy_socket=proxy.socket_path, options=["--ignore-tls-errors"]
+        ).report
+
+    assert refused["error"]["code"] == "tls"
+    assert report["title"] == "over tls"
+    assert report["tls"]["protocol"].startswith("TLS 1.")
+    # A certificate Chromium was told to accept comes without its names: only the protocol
+    # and the handshake's facts are known for it.
+    assert set(report["tls"]) >= {"protocol", "issuer", "subjectName", "validFrom", "validTo"}
+    # TLS went end to end through a CONNECT tunnel.
+    assert {record.method for record in proxy.records} == {"CONNECT"}
