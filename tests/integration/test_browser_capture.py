@@ -367,3 +367,31 @@ def test_the_main_documents_tls_facts_are_kept(tmp_path: Path, tls_site: tuple[s
     assert set(report["tls"]) >= {"protocol", "issuer", "subjectName", "validFrom", "validTo"}
     # TLS went end to end through a CONNECT tunnel.
     assert {record.method for record in proxy.records} == {"CONNECT"}
+
+
+def test_the_favicon_frames_and_text_are_kept(site: Site, proxy: ProxyDouble) -> None:
+    site.page(
+        "/",
+        b"<link rel='shortcut icon' href='/brand.png'><p>Sign in to continue</p>"
+        b"<iframe name='inner' src='/inner'></iframe>",
+    )
+    site.page("/inner", b"<p>framed</p><script>fetch('/from-frame');</script>")
+    site.page("/from-frame", b"ok", content_type="text/plain")
+    site.page("/brand.png", PIXEL_PNG, content_type="image/png")
+
+    capture = run_capture(site.url("/"), proxy_socket=proxy.socket_path)
+    report = capture.report
+
+    assert report["favicon"]["url"] == site.url("/brand.png")
+    assert report["favicon"]["sha256"] == sha256(PIXEL_PNG)
+    assert report["favicon"]["media_type"] == "image/png"
+    assert capture.artifacts["favicon"] == PIXEL_PNG
+    # The capture's own look at the icon is not one of the page's requests.
+    assert capture.requests_to("/brand.png") == []
+    [inner] = [frame for frame in report["frames"] if frame["name"] == "inner"]
+    assert inner["parent"] == 0
+    assert inner["url"] == site.url("/inner")
+    [from_frame] = capture.requests_to("/from-frame")
+    assert from_frame["frame"] == inner["frame"]
+    assert from_frame["sha256"] == sha256(b"ok")
+    assert "Sign in to continue" in report["text"]
