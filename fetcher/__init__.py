@@ -22,6 +22,8 @@ Modules, one concept each:
   :mod:`fetcher.observations`: what was found
 - :mod:`fetcher.report` and :mod:`fetcher.bounds`: the JSON report;
   :mod:`fetcher.startup`: how long the process took to get going
+- :mod:`fetcher.browser`: the browser mode's capture program, which alone needs Playwright
+  and runs in its own image (``Dockerfile.browser``)
 
 Value objects are ``typing.NamedTuple`` classes built with keyword arguments, not dataclasses:
 importing dataclasses pulls in ``inspect`` and cost about a tenth of the fetcher's start-up.
