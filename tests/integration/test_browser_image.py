@@ -32,8 +32,8 @@ from tests.containers import LABEL_TEST
 from tests.proxydouble import ProxyDouble, proxy_double
 from tests.services import unavailable
 from tests.sites import Site, serve
-from worker.attach import HEADER, STDOUT
-from worker.container_options import ContainerSpec, fetcher_host_options
+from worker.containers.attach import HEADER, STDOUT
+from worker.containers.spec import ContainerSpec, fetcher_host_options
 
 #: The image under test.
 BROWSER_IMAGE = os.environ.get("BROWSER_IMAGE", "scanbox-browser:latest")
