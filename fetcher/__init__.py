@@ -15,7 +15,8 @@ Modules, one concept each:
   :mod:`fetcher.proxy`: connections through the egress proxy (``--proxy-socket``)
 - :mod:`fetcher.fetch`: the redirect and retry loop; :mod:`fetcher.deadline`: the total
   deadline; :mod:`fetcher.retry`: when and how long to back off
-- :mod:`fetcher.body`: the capped, decoded body; :mod:`fetcher.content`: response headers
+- :mod:`fetcher.response`: the final response read, its body streamed through
+  :mod:`fetcher.body` (capped, decoded); :mod:`fetcher.content`: response headers
 - :mod:`fetcher.errors`: what can go wrong; :mod:`fetcher.failures`: which code a low-level
   failure becomes
 - :mod:`fetcher.tls`, :mod:`fetcher.html`, :mod:`fetcher.page`, :mod:`fetcher.download`,
