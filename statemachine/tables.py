@@ -54,6 +54,9 @@ class ScanJob(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_scan_jobs_state_created", "state", "created_at"),
         sa.Index("ix_scan_jobs_url_key_created", "url_key", "created_at"),
+        # Newest first, for listing and searching every job (the keyset of a page).
+        sa.Index("ix_scan_jobs_created_id", "created_at", "id"),
+        sa.Index("ix_scan_jobs_host_created", "host", "created_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -88,6 +91,9 @@ class ScanJob(SQLModel, table=True):
     memory_limit_mb: int | None = None
     cpu_limit: float | None = None
     pids_limit: int | None = None
+    #: The URL's host as per-host limits spell it (``worker.urls.url_host``): what a search by
+    #: host matches on.
+    host: str | None = None
 
 
 class AuditLog(SQLModel, table=True):

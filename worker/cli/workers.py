@@ -44,9 +44,7 @@ def worker(
         db.dispose()
         weakened = settings.sandbox_weakenings()
         if weakened:
-            sys.stderr.write(
-                f"scanbox: warning: the sandbox is weakened: {'; '.join(weakened)}\n"
-            )
+            sys.stderr.write(f"scanbox: warning: the sandbox is weakened: {'; '.join(weakened)}\n")
         group_id = new_run_id()
         options = WorkerOptions(
             concurrency=concurrency or settings.worker_concurrency,
