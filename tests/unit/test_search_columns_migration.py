@@ -47,9 +47,10 @@ def test_old_rows_get_their_host_final_host_and_peer_address(fresh: Database) ->
         )
     commands.upgrade(fresh)
     with fresh.engine.connect() as connection, connection.begin():
-        hosts: dict[str, str] = dict(
-            connection.execute(sa.text("SELECT id, host FROM scan_jobs")).tuples().all()
-        )
+        hosts = {
+            str(row.id): row.host
+            for row in connection.execute(sa.text("SELECT id, host FROM scan_jobs"))
+        }
         results = {
             row.job_id: (row.final_host, row.peer_address)
             for row in connection.execute(
