@@ -22,6 +22,9 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 # and Debian's own python3 with venv (it resolves the worker image's wheelhouse).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# The web pages' tests: Debian's headless Chromium (156, from bookworm-security), driven by
+# Playwright with executable_path; Playwright's own browser download is never used.
+[ -x /usr/bin/chromium-headless-shell ] || missing+=(chromium-headless-shell fonts-liberation)
 /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
