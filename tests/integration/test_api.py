@@ -390,6 +390,10 @@ def test_hostile_titles_and_urls_are_exact_in_json_and_text_in_pages(
     assert "<img src=x" not in html
     assert "&lt;/title&gt;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert '"><b>x</b>' not in html
+    # The bidi override and the escape sequence are shown as their escapes, not acted on.
+    assert "\u202e" not in html
+    assert "\x1b" not in html
+    assert "\\u202e\\x1b[2J" in html
     assert page.headers["content-security-policy"].startswith(
         "default-src 'none'; script-src 'self';"
     )

@@ -1,6 +1,7 @@
 """The web pages: scans listed and searched, one scan in full, a submit form, and login.
 
-Server-rendered with Jinja2 (every value escaped), no build step. The only script is
+Server-rendered with Jinja2 (every value escaped, and text from pages and submitters shown
+with its control and bidi characters as visible escapes), no build step. The only script is
 ``static/live.js`` under ``script-src 'self'``: while a job on the page is not terminal it
 fetches the page again and puts the new ``<main>`` in place. Login takes a key of scope
 ``read`` or wider and keeps it in an HttpOnly, SameSite=Strict cookie; forms that change
@@ -26,6 +27,7 @@ from worker.api.schemas import ScanRequest
 from worker.api.submitting import submit
 from worker.documents import iso
 from worker.errors import ScanboxError
+from worker.printable import printable
 from worker.store import queries
 from worker.store.search import search_jobs
 
@@ -45,6 +47,9 @@ templates = Environment(
     lstrip_blocks=True,
 )
 templates.filters["iso"] = iso
+# Text from a page, a URL or a submitter shows every character it holds: a bidi override or a
+# control character appears as its escape (as on a terminal), never reorders or hides text.
+templates.filters["shown"] = printable
 
 
 def render(
