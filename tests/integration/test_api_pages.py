@@ -104,7 +104,7 @@ def test_the_pages_in_chromium_submit_and_turn_completed_without_a_reload(
         from tests.services import unavailable  # noqa: PLC0415
 
         unavailable(f"{CHROMIUM} (Debian's chromium-headless-shell; run scripts/setup.sh)")
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import ConsoleMessage, Dialog, sync_playwright  # noqa: PLC0415
 
     server, keys = stack
     shots = tmp_path / "screenshots"
@@ -115,16 +115,18 @@ def test_the_pages_in_chromium_submit_and_turn_completed_without_a_reload(
             context = browser.new_context(viewport={"width": 1200, "height": 760})
             page = context.new_page()
             dialogs: list[str] = []
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
             refused: list[str] = []
-            page.on(
-                "console",
-                lambda message: (
+
+            def on_dialog(dialog: Dialog) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            def on_console(message: ConsoleMessage) -> None:
+                if "Content Security Policy" in message.text:
                     refused.append(message.text)
-                    if "Content Security Policy" in message.text
-                    else None
-                ),
-            )
+
+            page.on("dialog", on_dialog)
+            page.on("console", on_console)
             page.goto(server.url("/scans"))
             assert page.url == server.url("/login")
             page.fill("#key", keys["submit"])
