@@ -35,6 +35,7 @@ _MUTABLE = frozenset(
         "memory_limit_mb",
         "cpu_limit",
         "pids_limit",
+        "verdict",
     }
 )
 

@@ -51,6 +51,10 @@ def test_old_rows_get_their_host_final_host_and_peer_address(fresh: Database) ->
             str(row.id): row.host
             for row in connection.execute(sa.text("SELECT id, host FROM scan_jobs"))
         }
+        verdicts = {
+            str(row.id): row.verdict
+            for row in connection.execute(sa.text("SELECT id, verdict FROM scan_jobs"))
+        }
         results = {
             row.job_id: (row.final_host, row.peer_address)
             for row in connection.execute(
@@ -58,6 +62,12 @@ def test_old_rows_get_their_host_final_host_and_peer_address(fresh: Database) ->
             )
         }
     assert hosts.pop("idn") == "xn--bcher-kva.example"
+    # The fixture's two completed jobs are suspicious; the others have no result.
+    assert verdicts.pop("idn") == "benign"
+    assert {job: verdict for job, verdict in verdicts.items() if verdict} == {
+        "0000000000000000000000000000c004": "suspicious",
+        "0000000000000000000000000000c008": "suspicious",
+    }
     assert set(hosts.values()) == {"127.0.0.1"}
     assert results.pop("idn") == ("::1", "::1")
     assert set(results.values()) == {("127.0.0.1", None)}

@@ -133,6 +133,7 @@ def complete(
             version=version,
             actor=actor,
             now=now,
+            changes={"verdict": judgement.verdict},
             detail={"attempt": claim.attempt, "verdict": judgement.verdict},
         )
         if moved is None:

@@ -21,7 +21,6 @@ class ScanResult(SQLModel, table=True):
     __tablename__ = "scan_results"
     __table_args__ = (
         # The searches by result (``worker.store.search``).
-        sa.Index("ix_scan_results_verdict_job", "verdict", "job_id"),
         sa.Index("ix_scan_results_final_host", "final_host"),
         sa.Index("ix_scan_results_peer_address", "peer_address"),
         sa.Index("ix_scan_results_sha256", "sha256"),

@@ -6,9 +6,9 @@ of the one before, so a page costs the same however deep it is, and jobs submitt
 neither repeat nor shift a page. Every filter has an index to match (revision ``0002``):
 
 - no filter, ``since``: ``ix_scan_jobs_created_id``, walked backwards
-- ``state``: ``ix_scan_jobs_state_created``; ``host``: ``ix_scan_jobs_host_created``
-- ``verdict``: ``ix_scan_results_verdict_job``, or the job index walked newest first with each
-  job's result looked up by ``job_id`` (the planner picks by how common the verdict is)
+- ``state``: ``ix_scan_jobs_state_created``; ``host``: ``ix_scan_jobs_host_created``;
+  ``verdict``: ``ix_scan_jobs_verdict_created_id`` (the job carries its result's verdict, so a
+  page of the commonest verdict reads 50 index entries, not every match)
 - ``final_host``, ``peer``, ``sha256``: ``ix_scan_results_final_host``,
   ``ix_scan_results_peer_address``, ``ix_scan_results_sha256``; their matches are few, and
   sorted after they are found
@@ -54,9 +54,7 @@ class ScanFilter:
 
     def by_result(self) -> bool:
         """Whether a filter reads the result table."""
-        return any(
-            value is not None for value in (self.verdict, self.final_host, self.peer, self.sha256)
-        )
+        return any(value is not None for value in (self.final_host, self.peer, self.sha256))
 
     def as_dict(self) -> dict[str, str | None]:
         """The filter as strings, for binding a cursor to its search."""
@@ -98,7 +96,7 @@ def _conditions(filters: ScanFilter) -> list[Any]:
     if filters.since is not None:
         conditions.append(JOBS.c.created_at >= filters.since)
     if filters.verdict is not None:
-        conditions.append(RESULTS.c.verdict == filters.verdict)
+        conditions.append(JOBS.c.verdict == filters.verdict)
     if filters.final_host is not None:
         conditions.append(RESULTS.c.final_host == filters.final_host)
     if filters.peer is not None:

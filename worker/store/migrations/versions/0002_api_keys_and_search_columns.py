@@ -5,9 +5,9 @@ Revises: 0001
 Create Date: 2026-12-03
 
 The HTTP API's tables and indexes: ``api_keys`` (a hash of each key, never the key), the job's
-host and the result's final host and peer address as columns of their own, and an index for
-every search ``GET /v1/scans`` offers (``worker.store.search``). Rows made before this revision
-get their host, final host and peer address from the URL, the final URL and the stored report.
+host and verdict and the result's final host and peer address as columns of their own, and an
+index for every search ``GET /v1/scans`` offers (``worker.store.search``). Rows made before
+this revision get them from the URL, the result, the final URL and the stored report.
 """
 
 from __future__ import annotations
@@ -34,10 +34,13 @@ _jobs = sa.table(
     sa.column("id", sa.String()),
     sa.column("url", sa.String()),
     sa.column("host", sa.String()),
+    sa.column("verdict", sa.String()),
 )
 _results = sa.table(
     "scan_results",
     sa.column("id", sa.Integer()),
+    sa.column("job_id", sa.String()),
+    sa.column("verdict", sa.String()),
     sa.column("final_url", sa.String()),
     sa.column("report", sa.JSON()),
     sa.column("final_host", sa.String()),
@@ -101,8 +104,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("scan_jobs") as batch_op:
         batch_op.add_column(sa.Column("host", sa.String(), nullable=True))
+        batch_op.add_column(sa.Column("verdict", sa.String(length=16), nullable=True))
+        batch_op.drop_index("ix_scan_jobs_state_created")
+        batch_op.create_index(
+            "ix_scan_jobs_state_created", ["state", "created_at", "id"], unique=False
+        )
         batch_op.create_index("ix_scan_jobs_created_id", ["created_at", "id"], unique=False)
-        batch_op.create_index("ix_scan_jobs_host_created", ["host", "created_at"], unique=False)
+        batch_op.create_index(
+            "ix_scan_jobs_host_created", ["host", "created_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_scan_jobs_verdict_created_id", ["verdict", "created_at", "id"], unique=False
+        )
 
     with op.batch_alter_table("scan_results") as batch_op:
         batch_op.add_column(sa.Column("final_host", sa.String(), nullable=True))
@@ -110,14 +123,14 @@ def upgrade() -> None:
         batch_op.create_index("ix_scan_results_final_host", ["final_host"], unique=False)
         batch_op.create_index("ix_scan_results_peer_address", ["peer_address"], unique=False)
         batch_op.create_index("ix_scan_results_sha256", ["sha256"], unique=False)
-        batch_op.create_index("ix_scan_results_verdict_job", ["verdict", "job_id"], unique=False)
 
     connection = op.get_bind()
-    jobs = sa.select(_jobs.c.id, _jobs.c.url)
+    verdict = sa.select(_results.c.verdict).where(_results.c.job_id == _jobs.c.id).scalar_subquery()
+    jobs = sa.select(_jobs.c.id, _jobs.c.url, verdict.label("verdict"))
     for rows in _batches(connection, jobs, _jobs.c.id):
         connection.execute(
             _jobs.update().where(_jobs.c.id == sa.bindparam("job")),
-            [{"job": row.id, "host": _host(row.url)} for row in rows],
+            [{"job": row.id, "host": _host(row.url), "verdict": row.verdict} for row in rows],
         )
     results = sa.select(_results.c.id, _results.c.final_url, _results.c.report)
     for rows in _batches(connection, results, _results.c.id):
@@ -136,7 +149,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("scan_results") as batch_op:
-        batch_op.drop_index("ix_scan_results_verdict_job")
         batch_op.drop_index("ix_scan_results_sha256")
         batch_op.drop_index("ix_scan_results_peer_address")
         batch_op.drop_index("ix_scan_results_final_host")
@@ -144,8 +156,12 @@ def downgrade() -> None:
         batch_op.drop_column("final_host")
 
     with op.batch_alter_table("scan_jobs") as batch_op:
+        batch_op.drop_index("ix_scan_jobs_verdict_created_id")
         batch_op.drop_index("ix_scan_jobs_host_created")
         batch_op.drop_index("ix_scan_jobs_created_id")
+        batch_op.drop_index("ix_scan_jobs_state_created")
+        batch_op.create_index("ix_scan_jobs_state_created", ["state", "created_at"], unique=False)
+        batch_op.drop_column("verdict")
         batch_op.drop_column("host")
 
     op.drop_table("api_keys")
