@@ -139,9 +139,8 @@ def get_scans(
 def get_scan(job_id: str, request: Request, _caller: Reader) -> JSONResponse:
     """The job as ``scanbox status --json`` prints it: state, version, attempts, timestamps,
     limits, and the result with its verdict (null until there is one)."""
-    db = parts_of(request).db
-    job = queries.get_job(db, job_id)
-    return JSONResponse(finite(job_dict(job, queries.get_result(db, job_id))))
+    job, result = queries.get_job_and_result(parts_of(request).db, job_id)
+    return JSONResponse(finite(job_dict(job, result)))
 
 
 @router.get(

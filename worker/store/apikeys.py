@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 
 from worker.errors import UsageError
@@ -57,6 +58,12 @@ def revoke_key(db: Database, key_id: str, *, now: datetime) -> ApiKey:
 
 
 def find_key(db: Database, key_hash: str) -> ApiKey | None:
-    """The key whose hash is ``key_hash``, revoked or not."""
+    """The key whose hash is ``key_hash``, revoked or not (one indexed read, on every API
+    request: a plain statement, no ORM session)."""
     with db.read() as session:
-        return session.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
+        row = (
+            session.connection()
+            .execute(sa.select(API_KEYS).where(API_KEYS.c.key_hash == key_hash))
+            .one_or_none()
+        )
+    return None if row is None else ApiKey.model_validate(dict(row._mapping))
