@@ -15,13 +15,16 @@ Modules, one concept each:
   :mod:`fetcher.proxy`: connections through the egress proxy (``--proxy-socket``)
 - :mod:`fetcher.fetch`: the redirect and retry loop; :mod:`fetcher.deadline`: the total
   deadline; :mod:`fetcher.retry`: when and how long to back off
-- :mod:`fetcher.body`: the capped, decoded body; :mod:`fetcher.content`: response headers
+- :mod:`fetcher.response`: the final response read, its body streamed through
+  :mod:`fetcher.body` (capped, decoded); :mod:`fetcher.content`: response headers
 - :mod:`fetcher.errors`: what can go wrong; :mod:`fetcher.failures`: which code a low-level
   failure becomes
 - :mod:`fetcher.tls`, :mod:`fetcher.html`, :mod:`fetcher.page`, :mod:`fetcher.download`,
   :mod:`fetcher.observations`: what was found
 - :mod:`fetcher.report` and :mod:`fetcher.bounds`: the JSON report;
   :mod:`fetcher.startup`: how long the process took to get going
+- :mod:`fetcher.browser`: the browser mode's capture program, which alone needs Playwright
+  and runs in its own image (``Dockerfile.browser``)
 
 Value objects are ``typing.NamedTuple`` classes built with keyword arguments, not dataclasses:
 importing dataclasses pulls in ``inspect`` and cost about a tenth of the fetcher's start-up.

@@ -15,7 +15,6 @@ retry rules) is imported where it is first used, so the first request leaves bef
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urljoin
@@ -24,16 +23,14 @@ from fetcher.connection import PinnedConnection, SocketOpener, open_socket
 from fetcher.deadline import Deadline
 from fetcher.errors import (
     BadUrl,
-    ConnectionFailed,
     FetchError,
-    ProtocolViolation,
     RedirectLimit,
     TlsFailed,
 )
 from fetcher.failures import failure_for, is_transport_failure
 from fetcher.options import FetchOptions
 from fetcher.outcome import FetchOutcome, Redirect, ResponseFacts
-from fetcher.request import request_head
+from fetcher.request import request_head, request_headers
 from fetcher.resolution import (
     PinnedAddress,
     Resolver,
@@ -53,14 +50,6 @@ if TYPE_CHECKING:
 
 #: Statuses whose Location is followed.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-#: Bytes asked of the connection per read while streaming the body.
-READ_CHUNK_BYTES = 64 * 1024
-#: Accept header: what a browser would ask for, so servers answer as they would to a victim.
-ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-#: Content codings the fetcher can decode within the body cap.
-ACCEPT_ENCODING = "gzip, deflate"
-#: http.client's numeric protocol versions, as reported.
-HTTP_VERSIONS = {10: "HTTP/1.0", 11: "HTTP/1.1"}
 #: Milliseconds per second, for the report's timings.
 MILLISECONDS = 1000.0
 
@@ -262,7 +251,7 @@ class _FetchRun:
         try:
             connection.connect()
             sent_at = self._clock()
-            connection.send(request_head(hop.target, self._headers()))
+            connection.send(request_head(hop.target, request_headers(self._options)))
             if self._startup_ms is None:
                 age = self._process_age()
                 self._startup_ms = None if age is None else age * MILLISECONDS
@@ -314,62 +303,18 @@ class _FetchRun:
             self._tls_context = context
         return self._tls_context
 
-    def _headers(self) -> list[tuple[str, str]]:
-        headers = [
-            ("User-Agent", self._options.user_agent),
-            ("Accept", ACCEPT),
-            ("Accept-Encoding", ACCEPT_ENCODING),
-            ("Connection", "close"),
-        ]
-        if self._options.if_none_match is not None:
-            headers.append(("If-None-Match", self._options.if_none_match))
-        if self._options.if_modified_since is not None:
-            headers.append(("If-Modified-Since", self._options.if_modified_since))
-        return headers
-
     def _finish(self, exchange: _Exchange) -> None:
         """Stream the body into the cap and record this as the final response.
 
         A failure part-way keeps the partial body in the report and is raised afterwards.
         """
-        from fetcher.body import BodyCollector  # noqa: PLC0415 (module doc)
+        from fetcher.response import read_final  # noqa: PLC0415 (module doc)
 
-        response = exchange.response
-        collector = BodyCollector(
-            max_bytes=self._options.max_body_bytes,
-            content_encoding=response.getheader("content-encoding"),
-        )
-        url = exchange.hop.target.url
-        failure: FetchError | None = None
-        try:
-            while chunk := response.read1(READ_CHUNK_BYTES):
-                if not collector.feed(chunk):
-                    break
-            else:
-                if response.length:
-                    failure = ConnectionFailed(
-                        f"the connection closed {response.length} bytes before the body ended",
-                        url=url,
-                    )
-        except zlib.error as error:
-            failure = ProtocolViolation(f"the body could not be decoded: {error}", url=url)
-        except Exception as error:
-            if not is_transport_failure(error):
-                raise
-            failure = failure_for(error, url=url)
-        if failure is not None:
-            collector.truncated = True
-        connection = exchange.connection
-        self._final = ResponseFacts(
-            url=url,
-            status_code=response.status,
-            reason=response.reason,
-            http_version=HTTP_VERSIONS.get(response.version),
-            headers=tuple(response.getheaders()),
-            body=collector.result(),
-            peer=connection.peer,
-            port=exchange.hop.target.port,
-            tls=connection.tls_session,
+        self._final, failure = read_final(
+            exchange.response,
+            connection=exchange.connection,
+            target=exchange.hop.target,
+            max_body_bytes=self._options.max_body_bytes,
             connect_ms=exchange.connect_ms,
             ttfb_ms=exchange.ttfb_ms,
         )

@@ -9,8 +9,17 @@ is already on its way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from fetcher.urls import DEFAULT_PORTS, Target
+
+if TYPE_CHECKING:
+    from fetcher.options import FetchOptions
+
+#: Accept header: what a browser would ask for, so servers answer as they would to a victim.
+ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+#: Content codings the fetcher can decode within the body cap.
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 def printable_ascii(text: str) -> bool:
@@ -24,6 +33,21 @@ def host_header(target: Target) -> str:
     if target.port == DEFAULT_PORTS[target.scheme]:
         return host
     return f"{host}:{target.port}"
+
+
+def request_headers(options: FetchOptions) -> list[tuple[str, str]]:
+    """The headers of every request of a fetch, conditional ones included."""
+    headers = [
+        ("User-Agent", options.user_agent),
+        ("Accept", ACCEPT),
+        ("Accept-Encoding", ACCEPT_ENCODING),
+        ("Connection", "close"),
+    ]
+    if options.if_none_match is not None:
+        headers.append(("If-None-Match", options.if_none_match))
+    if options.if_modified_since is not None:
+        headers.append(("If-Modified-Since", options.if_modified_since))
+    return headers
 
 
 def request_head(target: Target, headers: Sequence[tuple[str, str]]) -> bytes:

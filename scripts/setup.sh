@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install and start what scanbox needs on a Debian machine, idempotently:
-# Docker engine, gVisor (runsc, registered with the engine), Redis, debootstrap, the virtual
-# environment (with the dev and docs extras), and the fetcher image.
+# Docker engine, gVisor (runsc, registered with the engine), Redis, debootstrap, Debian's
+# headless Chromium (for the browser tests and the web pages' tests), the virtual environment
+# (with the dev and docs extras), the fetcher image and the browser image.
 # Usage: source scripts/setup.sh   (or run it; it exports nothing you need afterwards)
 set -euo pipefail
 
@@ -17,14 +18,16 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v runsc >/dev/null 2>&1 || missing+=(runsc)
+# Chromium 156 and its fonts come from bookworm-security, which Debian's sources list (the
+# browser image's tests and the web pages' tests drive it with Playwright's executable_path;
+# Playwright's own browser download is never used).
+command -v chromium-headless-shell >/dev/null 2>&1 \
+  || missing+=(chromium-headless-shell fonts-liberation fonts-noto-core)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 # Tests: PostgreSQL (the tests start their own cluster), docker-compose (checks compose.yaml),
 # and Debian's own python3 with venv (it resolves the worker image's wheelhouse).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
-# The web pages' tests: Debian's headless Chromium (156, from bookworm-security), driven by
-# Playwright with executable_path; Playwright's own browser download is never used.
-[ -x /usr/bin/chromium-headless-shell ] || missing+=(chromium-headless-shell fonts-liberation)
 /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
@@ -89,3 +92,11 @@ if [ "$base" = "scanbox/base:bookworm" ]; then
 fi
 log "building the fetcher image on $base"
 .venv/bin/scanbox image build --base "$base"
+# The browser image: Debian's Chromium driven by Playwright, on the same local base (cached
+# by the engine after the first build, which takes a few minutes).
+log "building the browser image"
+if [ "$base" = "scanbox/base:bookworm" ]; then
+  scripts/build-browser-image.sh
+else
+  BROWSER_BASE_IMAGE="${BROWSER_BASE_IMAGE:-python:3.11-slim-bookworm}" scripts/build-browser-image.sh
+fi

@@ -39,40 +39,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from statemachine.errors import IllegalTransition
-
-__all__ = [
-    "BenchmarkFailed",
-    "ConfigurationError",
-    "ContainerCrashed",
-    "ContainerKilled",
-    "ContainerStartFailed",
-    "ContainerTimedOut",
-    "DatabaseBusy",
-    "DatabaseUnavailable",
-    "DockerUnavailable",
-    "FetchTimedOut",
-    "IllegalTransition",
-    "InvalidCron",
-    "InvalidOutput",
-    "InvalidURL",
-    "LeaseLost",
-    "MigrationFailed",
-    "OutputTooLarge",
-    "PermanentScanError",
-    "QueueFull",
-    "ResultRejected",
-    "ScanError",
-    "ScanTimedOut",
-    "ScanboxError",
-    "SchemaMismatch",
-    "TransientScanError",
-    "UnknownJob",
-    "UnknownSchedule",
-    "UsageError",
-    "WorkerLost",
-    "WorkerShuttingDown",
-]
+from statemachine.errors import IllegalTransition as IllegalTransition
 
 
 class ScanboxError(Exception):

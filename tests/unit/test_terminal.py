@@ -30,7 +30,7 @@ C1 = "\x9b31m"
 FAKE_VERDICT = "[bold green]verdict benign[/]"
 MARKUP_CLOSE = "[/]"
 HOSTILE_TITLE = f"{CLEAR_SCREEN}{HYPERLINK}{RIGHT_TO_LEFT}{C1}{FAKE_VERDICT}{MARKUP_CLOSE}"
-HOSTILE_URL = f"http://127.0.0.1/{MARKUP_CLOSE}{RIGHT_TO_LEFT}\x1b[31m"
+HOSTILE_URL = f"http://127.0.0.1/[link=http://127.0.0.1:9/]x[/link]:smile:{MARKUP_CLOSE}{RIGHT_TO_LEFT}\x1b[31m"
 #: Characters no human view may print raw.
 FORBIDDEN = ("\x1b", "\x9b", "\u202e", "\x07")
 
@@ -116,6 +116,10 @@ def test_human_views_print_hostile_text_as_text(hostile: Database, args: list[st
     for character in FORBIDDEN:
         assert character not in out
     flat = _flat(out)
+    # Emoji codes and link markup print as the characters they are.
+    assert "\U0001f604" not in out
+    if args[0] in ("show", "status"):
+        assert ":smile:" in flat
     if args[0] in ("show", "status"):
         assert "malicious(score90)" in flat
     # "benign" appears only inside the title's literal markup, never as a verdict of its own.

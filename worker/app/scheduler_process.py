@@ -18,7 +18,14 @@ import requests.exceptions
 from redis import Redis
 
 from worker.app.database import open_database
-from worker.app.services import build_reaper, dispatcher, new_process_id, open_docker, open_redis
+from worker.app.services import (
+    build_reaper,
+    dispatcher,
+    new_process_id,
+    open_docker,
+    open_redis,
+    start_run_record,
+)
 from worker.clock import utcnow
 from worker.logs import configure_logging, get_logger
 from worker.ops.maintenance import ContainerSweep, Maintenance
@@ -27,7 +34,7 @@ from worker.schedule.scheduler import Scheduler
 from worker.settings import Settings
 from worker.store.database import Database
 from worker.telemetry.metrics import Metrics, MetricsServer, metrics_endpoint
-from worker.telemetry.runs import RunCounts, RunRecorder
+from worker.telemetry.runs import RunCounts
 
 
 def maintenance_from(
@@ -84,13 +91,7 @@ def run_scheduler_process(settings: Settings, *, stop: threading.Event | None = 
     db.create_schema()
     redis = open_redis(settings)
     refresh = timedelta(milliseconds=settings.scheduler_refresh_ms)
-    recorder = RunRecorder(
-        db=db,
-        kind="scheduler",
-        name=replica,
-        clock=utcnow,
-        flush_every=timedelta(milliseconds=settings.run_stats_flush_ms),
-    ).start()
+    recorder = start_run_record(settings, db=db, kind="scheduler", name=replica)
     metrics = Metrics()
     server: MetricsServer | None = None
     if settings.metrics_port:

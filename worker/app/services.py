@@ -37,7 +37,7 @@ from worker.settings import Settings
 from worker.store.database import Database
 from worker.telemetry.instrument import ObservedWorker
 from worker.telemetry.metrics import metrics_endpoint
-from worker.telemetry.runs import RunRecorder
+from worker.telemetry.runs import RunKind, RunRecorder
 
 #: Seconds RQ lets a task run beyond the container deadline before it kills the task itself.
 TASK_TIMEOUT_MARGIN_S = 120
@@ -230,6 +230,27 @@ def analysis_policy(settings: Settings) -> Callable[[], Policy]:
     return PolicyFile(Path(settings.policy_file)).current
 
 
+def start_run_record(
+    settings: Settings,
+    *,
+    db: Database,
+    kind: RunKind,
+    name: str,
+    group_id: str | None = None,
+    job_limit: int | None = None,
+) -> RunRecorder:
+    """Start the ``runs`` row of one process, written every ``RUN_STATS_FLUSH_MS``."""
+    return RunRecorder(
+        db=db,
+        kind=kind,
+        name=name,
+        clock=utcnow,
+        flush_every=timedelta(milliseconds=settings.run_stats_flush_ms),
+        group_id=group_id,
+        job_limit=job_limit,
+    ).start()
+
+
 def observe_worker(
     settings: Settings,
     *,
@@ -243,15 +264,9 @@ def observe_worker(
 ) -> ObservedWorker:
     """Start the run record of worker process number ``index`` (and its metrics endpoint)."""
     structlog.contextvars.bind_contextvars(worker=worker_id)
-    recorder = RunRecorder(
-        db=db,
-        kind="worker",
-        name=worker_id,
-        clock=utcnow,
-        flush_every=timedelta(milliseconds=settings.run_stats_flush_ms),
-        group_id=group_id,
-        job_limit=job_limit,
-    ).start()
+    recorder = start_run_record(
+        settings, db=db, kind="worker", name=worker_id, group_id=group_id, job_limit=job_limit
+    )
     if not settings.metrics_port:
         return ObservedWorker(db=db, worker_id=worker_id, recorder=recorder)
     metrics, server = metrics_endpoint(

@@ -24,7 +24,11 @@ def text(value: object, *, style: str = "") -> Text:
 
 
 def console(*, stderr: bool = False) -> Console:
-    """A console that prints strings as they are: no markup, no highlighting."""
+    """A console that prints strings as they are: no markup, no emoji codes, no highlighting."""
     return Console(
-        file=sys.stderr if stderr else None, markup=False, highlight=False, soft_wrap=True
+        file=sys.stderr if stderr else None,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        soft_wrap=True,
     )

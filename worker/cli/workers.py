@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from typing import Annotated
 
 import typer
@@ -34,6 +33,7 @@ def worker(
     from worker.app.database import open_database
     from worker.app.workers import WorkerOptions, run_workers
     from worker.cli import views
+    from worker.logs import configure_logging, get_logger
     from worker.telemetry.runs import group_summary, new_run_id
 
     settings = load_settings()
@@ -44,7 +44,9 @@ def worker(
         db.dispose()
         weakened = settings.sandbox_weakenings()
         if weakened:
-            sys.stderr.write(f"scanbox: warning: the sandbox is weakened: {'; '.join(weakened)}\n")
+            # One line, in the log's own format (JSON by default), like every line on stderr.
+            configure_logging(fmt=settings.log_format, level=settings.log_level)
+            get_logger().warning("sandbox_weakened", weakened_by=weakened)
         group_id = new_run_id()
         options = WorkerOptions(
             concurrency=concurrency or settings.worker_concurrency,

@@ -37,12 +37,12 @@ from worker.store.models import (
     TICKS,
     VALIDATORS,
 )
-from worker.telemetry.runs import RunRecorder
+from worker.telemetry.runs import RunKind, RunRecorder
 
 #: Jobs deleted per write transaction, so that workers never wait long for the write lock.
 RETENTION_BATCH = 500
 #: The ``kind`` of maintenance run records.
-MAINTENANCE_KIND = "maintenance"
+MAINTENANCE_KIND: RunKind = "maintenance"
 
 _TERMINAL_NAMES = sorted(state.value for state in TERMINAL)
 

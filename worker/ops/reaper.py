@@ -26,6 +26,7 @@ from worker.queue.dispatch import Dispatcher
 from worker.scan.claim import Claim
 from worker.scan.outcome import OutcomePolicy, settle
 from worker.store.database import Database
+from worker.store.jobs import expired_leases
 from worker.store.models import JOBS
 
 #: Actor written in the audit rows of the reaper's transitions.
@@ -71,26 +72,12 @@ class Reaper:
 
     def reap_leases(self, *, now: datetime) -> tuple[list[str], list[str]]:
         """Move jobs whose lease expired back to QUEUED (or DISCARDED); return both lists."""
-        with self.db.read() as session:
-            rows = session.execute(
-                sa.select(
-                    JOBS.c.id,
-                    JOBS.c.url,
-                    JOBS.c.state,
-                    JOBS.c.version,
-                    JOBS.c.attempts,
-                    JOBS.c.max_attempts,
-                    JOBS.c.priority,
-                    JOBS.c.worker_id,
-                )
-                .where(JOBS.c.state.in_(RUNNING), JOBS.c.lease_expires_at < now)
-                .limit(REAP_BATCH)
-            ).all()
+        rows = expired_leases(self.db, states=RUNNING, now=now, limit=REAP_BATCH)
         requeued: list[str] = []
         discarded: list[str] = []
         for row in rows:
             claim = Claim(
-                job_id=row.id,
+                job_id=row.job_id,
                 url=row.url,
                 attempt=row.attempts,
                 max_attempts=row.max_attempts,
@@ -109,9 +96,9 @@ class Reaper:
                 now=now,
             )
             if settlement.state is State.QUEUED:
-                requeued.append(row.id)
+                requeued.append(row.job_id)
             elif settlement.state is State.DISCARDED:
-                discarded.append(row.id)
+                discarded.append(row.job_id)
         return requeued, discarded
 
     def reap_containers(self, *, host: str | None = None) -> list[str]:

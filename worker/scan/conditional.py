@@ -60,14 +60,7 @@ def load_previous(db: Database, url: str) -> Previous | None:
         kept = find_validators(session.connection(), url_key)
     if kept is None or (kept.etag is None and kept.last_modified is None):
         return None
-    return Previous(
-        url_key=url_key,
-        result_id=kept.result_id,
-        etag=kept.etag,
-        last_modified=kept.last_modified,
-        verdict=kept.verdict,
-        score=kept.score,
-    )
+    return Previous(url_key=url_key, **kept._asdict())
 
 
 def result_columns(report: FetchReport, previous: Previous | None) -> dict[str, Any]:

@@ -9,10 +9,9 @@ attempt is settled by ``worker.scan.outcome``.)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -29,13 +28,13 @@ from worker.scan.conditional import Previous, remember, result_columns
 from worker.store.database import Database
 from worker.store.results import insert_result, search_columns
 
+T = TypeVar("T")
 #: SQLAlchemy errors that mean the database was away, not that it refused the data.
 _OUTAGES = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
 
 
-@contextmanager
-def recording(what: str) -> Iterator[None]:
-    """Turn a database error while recording an attempt into the attempt's outcome.
+def write_recorded(db: Database, what: str, write: Callable[[Connection], T]) -> T:
+    """Run ``write`` in a write transaction; a database error becomes the attempt's outcome.
 
     A lost connection is transient (the attempt is retried); anything else the database
     refuses (a constraint, a value it can't store) is permanent: the job FAILS with
@@ -43,7 +42,7 @@ def recording(what: str) -> Iterator[None]:
     retried by the database layer itself (``DatabaseBusy`` comes through unchanged).
     """
     try:
-        yield
+        return db.run_write(write)
     except _OUTAGES as error:
         cause = getattr(error, "orig", None) or error
         raise DatabaseUnavailable(f"could not record {what}: {cause}") from error
@@ -70,9 +69,7 @@ def to_analyzing(
             detail={"attempt": claim.attempt, "duration_ms": round(run.duration_ms, 1)},
         )
 
-    with recording("the container's exit"):
-        return db.run_write(write)
-    raise AssertionError("unreachable: recording() re-raises")
+    return write_recorded(db, "the container's exit", write)
 
 
 def result_values(
@@ -161,6 +158,4 @@ def complete(
             )
         return True
 
-    with recording("the result"):
-        return db.run_write(write)
-    raise AssertionError("unreachable: recording() re-raises")
+    return write_recorded(db, "the result", write)

@@ -30,6 +30,23 @@ class DueJob(NamedTuple):
     priority: str
 
 
+class LeasedJob(NamedTuple):
+    """A job in a running state whose lease has passed: its worker is gone."""
+
+    job_id: str
+    url: str
+    version: int
+    attempts: int
+    max_attempts: int
+    priority: str
+    state: str
+    worker_id: str | None
+
+
+#: The columns ``DueJob`` and ``LeasedJob`` have besides the id, read in one place.
+_ATTEMPT_COLUMNS = ("url", "version", "attempts", "max_attempts", "priority")
+
+
 def due_job(connection: Connection, job_id: str, *, now: datetime) -> DueJob | None:
     """``job_id`` if it is QUEUED and due at ``now``; ``None`` if it is not ours to run.
 
@@ -37,30 +54,35 @@ def due_job(connection: Connection, job_id: str, *, now: datetime) -> DueJob | N
     """
     row = connection.execute(
         sa.select(
-            JOBS.c.url,
-            JOBS.c.state,
-            JOBS.c.version,
-            JOBS.c.attempts,
-            JOBS.c.max_attempts,
-            JOBS.c.priority,
-            JOBS.c.available_at,
+            *(JOBS.c[name] for name in _ATTEMPT_COLUMNS), JOBS.c.state, JOBS.c.available_at
         ).where(JOBS.c.id == job_id)
     ).one_or_none()
     if row is None or row.state != State.QUEUED:
         return None
     if row.available_at is not None and row.available_at > now:
         return None
-    return DueJob(
-        job_id=job_id,
-        url=row.url,
-        version=row.version,
-        attempts=row.attempts,
-        max_attempts=row.max_attempts,
-        priority=row.priority,
-    )
+    return DueJob(job_id, *(getattr(row, name) for name in _ATTEMPT_COLUMNS))
 
 
 def read_due_job(db: Database, job_id: str, *, now: datetime) -> DueJob | None:
     """``due_job`` in a read transaction of its own (no write lock taken)."""
     with db.read() as session:
         return due_job(session.connection(), job_id, now=now)
+
+
+def expired_leases(
+    db: Database, *, states: tuple[str, ...], now: datetime, limit: int
+) -> list[LeasedJob]:
+    """At most ``limit`` jobs in ``states`` whose lease passed before ``now``."""
+    with db.read() as session:
+        rows = session.execute(
+            sa.select(
+                JOBS.c.id,
+                *(JOBS.c[name] for name in _ATTEMPT_COLUMNS),
+                JOBS.c.state,
+                JOBS.c.worker_id,
+            )
+            .where(JOBS.c.state.in_(states), JOBS.c.lease_expires_at < now)
+            .limit(limit)
+        ).all()
+    return [LeasedJob(*row) for row in rows]

@@ -28,6 +28,8 @@ from worker.store.models import RUNS
 
 #: How one piece of work ended, as counted in a run record.
 Outcome = Literal["succeeded", "failed", "skipped", "retried"]
+#: What kind of process a run record is about.
+RunKind = Literal["worker", "scheduler", "maintenance"]
 
 #: The outcome counted for each state a scan attempt ends in (``None``: not this worker's).
 SCAN_OUTCOMES: dict[State | None, Outcome] = {
@@ -81,7 +83,7 @@ class RunRecorder:
         self,
         *,
         db: Database,
-        kind: str,
+        kind: RunKind,
         name: str,
         clock: Clock,
         flush_every: timedelta,
