@@ -498,3 +498,16 @@ def test_without_redis_the_api_is_not_ready_and_refuses_keyed_requests(
         answer = client.get("/v1/scans", key=key)
         _problem(answer, 503, "unavailable")
         assert answer.headers["retry-after"] == "5"
+
+
+def test_unknown_paths_and_methods_are_problems_too(
+    server: ApiServer, keys: dict[str, str]
+) -> None:
+    client = server.client(keys["admin"])
+    _problem(client.get("/v2/scans"), 404, "not-found")
+    _problem(client.request("DELETE", "/v1/scans"), 405, "method-not-allowed")
+    _problem(client.request("PUT", "/v1/scans/abc", json_body={}), 405, "method-not-allowed")
+    page = client.get("/problems/queue-full")
+    assert page.status == 200
+    assert "MAX_QUEUED_JOBS" in page.body.decode()
+    _problem(client.get("/problems/none-such"), 404, "not-found")
