@@ -511,3 +511,56 @@ def test_unknown_paths_and_methods_are_problems_too(
     assert page.status == 200
     assert "MAX_QUEUED_JOBS" in page.body.decode()
     _problem(client.get("/problems/none-such"), 404, "not-found")
+
+
+def test_the_api_never_talks_to_a_docker_engine(tmp_path: Path, redis_server: RedisServer) -> None:
+    """DOCKER_HOST names a canary socket: every endpoint is used, and it sees no connection."""
+    import socket  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    canary_path = tmp_path / "docker.sock"
+    canary = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    canary.bind(str(canary_path))
+    canary.listen(8)
+    canary.settimeout(0.2)
+    connections: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connections.append(canary.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    env = _env(tmp_path, redis_server, DOCKER_HOST=f"unix://{canary_path}")
+    db = Database(url=env["TURSO_CONNECTION_URL"])
+    db.create_schema()
+    _, key = make_key(env["TURSO_CONNECTION_URL"], scope="admin")
+    try:
+        with api_server(env, tmp_path) as running:
+            client = running.client(key)
+            [made] = client.post("/v1/scans", json_body={"url": "http://127.0.0.1:9/d"}).json()[
+                "scans"
+            ]
+            finish(db, made["id"])
+            for path in (
+                "/readyz",
+                "/metrics",
+                "/v1/stats",
+                "/v1/scans",
+                f"/v1/scans/{made['id']}",
+                f"/v1/scans/{made['id']}/audit",
+                f"/v1/scans/{made['id']}/artifacts/report.json",
+                f"/scans/{made['id']}",
+            ):
+                answer = client.get(path, headers={"Cookie": f"scanbox_key={key}"})
+                assert answer.status == 200, path
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        canary.close()
+        db.dispose()
+    assert connections == []

@@ -73,6 +73,7 @@ def _caller(request: Request, *, scope: str = "read") -> Caller | Response:
 
 
 def _error_page(problem: Problem, caller: Caller | None, request: Request) -> HTMLResponse:
+    """A problem, as a page with its status."""
     return render(
         "error.html",
         status=problem.status,
@@ -84,6 +85,7 @@ def _error_page(problem: Problem, caller: Caller | None, request: Request) -> HT
 
 
 def _csrf(request: Request, caller: Caller | None) -> str:
+    """The CSRF token of ``caller``'s forms (none before login)."""
     return "" if caller is None else parts_of(request).forms.token(caller.key_id)
 
 
@@ -97,6 +99,7 @@ def _posted_by_page(request: Request, caller: Caller, token: str) -> Problem | N
 
 
 async def home() -> RedirectResponse:
+    """``/``: the list of scans."""
     return RedirectResponse("/scans", status_code=303)
 
 
@@ -159,6 +162,7 @@ def scan_page(job_id: str, request: Request) -> Response:
 
 
 def submit_form(request: Request) -> Response:
+    """The submit form."""
     caller = _caller(request)
     if not isinstance(caller, Caller):
         return caller
@@ -201,6 +205,7 @@ def submit_post(
 
 
 def login_form(request: Request) -> Response:
+    """The login form."""
     return render("login.html", caller=None, csrf="", error=None)
 
 
@@ -229,6 +234,7 @@ def login_post(request: Request, key: Annotated[str, Form()] = "") -> Response:
 
 
 def logout_post(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+    """Forget the login cookie (a form with its CSRF token)."""
     caller = _caller(request)
     if not isinstance(caller, Caller):
         return caller
