@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from worker.store.database import Database
+from worker.store.migrations.baseline import BASELINE_COLUMNS
 
 #: The captured schema and rows of commit 5ccc6f6.
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "schema_5ccc6f6"
@@ -63,11 +64,13 @@ def build_premigration(db: Database, *, rows: bool = True) -> None:
 
 
 def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table of the 5ccc6f6 schema, as the driver returns it, in key order."""
+    """Every row of every table of the 5ccc6f6 schema, as the driver returns it, in key order
+    (the columns of that schema only: later revisions add some)."""
     found: dict[str, list[tuple[Any, ...]]] = {}
     with db.engine.connect() as connection, connection.begin():
         for table, keys in TABLE_KEYS.items():
-            query = f"SELECT * FROM {table} ORDER BY {', '.join(keys)}"
+            columns = ", ".join(BASELINE_COLUMNS[table])
+            query = f"SELECT {columns} FROM {table} ORDER BY {', '.join(keys)}"
             found[table] = [tuple(row) for row in connection.exec_driver_sql(query)]
     return found
 

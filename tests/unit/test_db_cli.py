@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tests.premigration import build_premigration, snapshot, table_names
 from worker.cli import app
 from worker.store.database import Database
-from worker.store.migrations import HEAD
+from worker.store.migrations import BASELINE, HEAD, REVISIONS
 from worker.store.migrations.state import VERSION_TABLE
 
 #: What every command prints for a database made before migrations.
@@ -54,18 +54,22 @@ def test_version_comes_from_the_package_metadata() -> None:
 def test_history_lists_every_revision_newest_first() -> None:
     status, out, _ = _run("db", "history", "--json")
     assert status == 0
-    [baseline] = json.loads(out)
-    assert baseline == {
+    listed = json.loads(out)
+    assert [item["revision"] for item in listed] == list(reversed(REVISIONS))
+    assert [item["head"] for item in listed] == [True] + [False] * (len(REVISIONS) - 1)
+    assert listed[-1] == {
         "revision": "0001",
         "down_revision": None,
         "message": "baseline: the schema scanbox made with create_all before it had migrations",
-        "head": True,
+        "head": len(REVISIONS) == 1,
     }
-    assert _run("db", "history")[:2] == (
-        0,
-        "base -> 0001 (head)  baseline: the schema scanbox made with create_all before it had "
-        "migrations\n",
+    lines = _run("db", "history")[1].splitlines()
+    assert len(lines) == len(REVISIONS)
+    assert lines[-1].startswith("base -> 0001")
+    assert lines[-1].endswith(
+        "baseline: the schema scanbox made with create_all before it had migrations"
     )
+    assert f"-> {HEAD} (head)" in lines[0]
 
 
 def test_current_reads_an_empty_database_without_creating_it(url: str) -> None:
@@ -109,9 +113,10 @@ def test_a_premigration_database_is_stamped_then_current(premigration: Database)
 
 
 def test_upgrade_says_it_stamped_the_baseline(premigration: Database) -> None:
+    upgraded = "" if HEAD == BASELINE else f"upgraded from {BASELINE} to {HEAD}\n"
     assert _run("db", "upgrade") == (
         0,
-        f"tables made before migrations: stamped with the baseline {HEAD}\n",
+        f"tables made before migrations: stamped with the baseline {BASELINE}\n{upgraded}",
         "",
     )
 

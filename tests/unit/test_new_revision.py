@@ -54,7 +54,7 @@ def test_a_model_change_becomes_a_batch_revision_that_applies(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     path = Path(done.stdout.strip())
-    assert path == extra / "0002_add_scan_jobs_note.py"
+    assert path == extra / f"{int(HEAD) + 1:04d}_add_scan_jobs_note.py"
     text = path.read_text()
     assert "with op.batch_alter_table('scan_jobs', schema=None) as batch_op:" in text
     assert "sa.Column('note', sa.String(length=200), nullable=True)" in text
@@ -64,7 +64,7 @@ def test_a_model_change_becomes_a_batch_revision_that_applies(tmp_path: Path) ->
 
     db = Database(url=f"file:{tmp_path / 'apply.db'}")
     upgraded = commands.upgrade(db, versions=(VERSIONS, extra))
-    assert upgraded.after == ("0002",)
+    assert upgraded.after == (f"{int(HEAD) + 1:04d}",)
     with db.engine.connect() as connection, connection.begin():
         columns = {column["name"] for column in sa.inspect(connection).get_columns("scan_jobs")}
     assert {"note", "noted_at"} <= columns

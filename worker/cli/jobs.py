@@ -59,6 +59,7 @@ def submit(
             priority=priority,
             max_attempts=settings.max_attempts,
             dedup_window=timedelta(milliseconds=0 if force else settings.dedup_window_ms),
+            max_queued=settings.max_queued_jobs,
         )
         for item in submissions:
             if item.duplicate:

@@ -21,7 +21,7 @@ from worker.errors import UsageError
 from worker.schedule.cron import Cron
 from worker.store.models import JOBS, SCHEDULES, TICKS
 from worker.submit.batch import new_job_id
-from worker.urls import validate_url
+from worker.urls import url_host, validate_url
 
 #: What became of one tick in one replica.
 TickOutcome = Literal["submitted", "skipped", "lost", "stale", "failed"]
@@ -123,6 +123,7 @@ def claim_tick(
         max_attempts=max_attempts,
         actor=actor,
         now=now,
+        host=url_host(row["url"]),
     )
     connection.execute(TICKS.insert().values(**tick_row, outcome="submitted", job_id=job_id))
     connection.execute(

@@ -20,8 +20,9 @@ from worker.clock import Clock, utcnow
 from worker.errors import UsageError
 from worker.queue.dispatch import PRIORITIES, Dispatcher
 from worker.store.database import Database
+from worker.submit.backpressure import check_room
 from worker.submit.dedup import ExistingJob, recent_jobs
-from worker.urls import normalise_url, validate_url
+from worker.urls import normalise_url, url_host, validate_url
 
 #: Actor name written in the audit row of a submission.
 SUBMIT_ACTOR = "submit"
@@ -51,6 +52,7 @@ def submit_batch(
     priority: str = "normal",
     max_attempts: int = 3,
     dedup_window: timedelta = timedelta(0),
+    max_queued: int = 0,
     clock: Clock = utcnow,
 ) -> list[Submission]:
     """Store one QUEUED job per new URL and dispatch them; return a submission per URL.
@@ -58,7 +60,9 @@ def submit_batch(
     Every URL is validated before anything is written: one bad URL raises ``InvalidURL`` and
     nothing at all is stored. Rows are committed before dispatch, so a worker never wakes for a
     row it can't see; if dispatch fails the rows stay QUEUED for the reconciler. A zero
-    ``dedup_window`` makes a new job for every URL.
+    ``dedup_window`` makes a new job for every URL. With ``max_queued`` (``MAX_QUEUED_JOBS``;
+    0: no limit), a batch whose new jobs would put more than that many jobs in QUEUED raises
+    ``QueueFull`` and stores nothing.
     """
     if priority not in PRIORITIES:
         raise UsageError(f"unknown priority {priority!r} (use one of {', '.join(PRIORITIES)})")
@@ -84,10 +88,11 @@ def submit_batch(
                 )
                 continue
             job_id = new_job_id()
-            new_jobs.append(NewJob(job_id=job_id, url=url, url_key=key))
+            new_jobs.append(NewJob(job_id=job_id, url=url, url_key=key, host=url_host(url)))
             submissions.append(Submission(job_id=job_id, url=url, state=State.QUEUED))
             if dedup_window > timedelta(0):
                 reusable[key] = ExistingJob(job_id=job_id, state=State.QUEUED)
+        check_room(connection, new_jobs=len(new_jobs), limit=max_queued)
         create_jobs(
             connection,
             jobs=new_jobs,
@@ -113,6 +118,7 @@ def submit_urls(
     priority: str = "normal",
     max_attempts: int = 3,
     dedup_window: timedelta = timedelta(0),
+    max_queued: int = 0,
     clock: Clock = utcnow,
 ) -> list[str]:
     """``submit_batch``, returning only the job ids, in the order of ``urls``."""
@@ -123,6 +129,7 @@ def submit_urls(
         priority=priority,
         max_attempts=max_attempts,
         dedup_window=dedup_window,
+        max_queued=max_queued,
         clock=clock,
     )
     return [submission.job_id for submission in submissions]
