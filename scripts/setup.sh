@@ -18,7 +18,9 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v runsc >/dev/null 2>&1 || missing+=(runsc)
-# Chromium 156 and its fonts come from bookworm-security, which Debian's sources list.
+# Chromium 156 and its fonts come from bookworm-security, which Debian's sources list (the
+# browser image's tests and the web pages' tests drive it with Playwright's executable_path;
+# Playwright's own browser download is never used).
 command -v chromium-headless-shell >/dev/null 2>&1 \
   || missing+=(chromium-headless-shell fonts-liberation fonts-noto-core)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)

@@ -52,8 +52,14 @@ class ScanJob(SQLModel, table=True):
 
     __tablename__ = "scan_jobs"
     __table_args__ = (
-        sa.Index("ix_scan_jobs_state_created", "state", "created_at"),
+        # With the id last, a page of one state (or host, or verdict) is read in order from
+        # the index alone, however rare the state is.
+        sa.Index("ix_scan_jobs_state_created", "state", "created_at", "id"),
         sa.Index("ix_scan_jobs_url_key_created", "url_key", "created_at"),
+        # Newest first, for listing and searching every job (the keyset of a page).
+        sa.Index("ix_scan_jobs_created_id", "created_at", "id"),
+        sa.Index("ix_scan_jobs_host_created", "host", "created_at", "id"),
+        sa.Index("ix_scan_jobs_verdict_created_id", "verdict", "created_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -88,6 +94,12 @@ class ScanJob(SQLModel, table=True):
     memory_limit_mb: int | None = None
     cpu_limit: float | None = None
     pids_limit: int | None = None
+    #: The URL's host as per-host limits spell it (``worker.urls.url_host``): what a search by
+    #: host matches on.
+    host: str | None = None
+    #: The verdict of the job's result, set with its COMPLETED move: what a search by verdict
+    #: matches on (the result row holds it too).
+    verdict: str | None = Field(default=None, max_length=16)
 
 
 class AuditLog(SQLModel, table=True):

@@ -35,16 +35,19 @@ _MUTABLE = frozenset(
         "memory_limit_mb",
         "cpu_limit",
         "pids_limit",
+        "verdict",
     }
 )
 
 
 class NewJob(NamedTuple):
-    """A job to create: its id, its URL and the URL's normalised form (for deduplication)."""
+    """A job to create: its id, its URL, the URL's normalised form (for deduplication) and
+    its host (for searches)."""
 
     job_id: str
     url: str
     url_key: str | None = None
+    host: str | None = None
 
 
 def create_job(
@@ -57,14 +60,16 @@ def create_job(
     actor: str,
     now: datetime,
     url_key: str | None = None,
+    host: str | None = None,
 ) -> None:
     """Insert a new job in QUEUED at version 1, with its first audit row.
 
-    ``url_key`` is the normalised URL that deduplication of submissions matches on.
+    ``url_key`` is the normalised URL that deduplication of submissions matches on; ``host``
+    the URL's host, that searches match on.
     """
     create_jobs(
         connection,
-        jobs=[NewJob(job_id=job_id, url=url, url_key=url_key)],
+        jobs=[NewJob(job_id=job_id, url=url, url_key=url_key, host=host)],
         priority=priority,
         max_attempts=max_attempts,
         actor=actor,
@@ -95,6 +100,7 @@ def create_jobs(
                 "id": job.job_id,
                 "url": job.url,
                 "url_key": job.url_key,
+                "host": job.host,
                 "state": State.QUEUED.value,
                 "version": 1,
                 "attempts": 0,

@@ -64,8 +64,8 @@ def build_premigration(db: Database, *, rows: bool = True) -> None:
 
 
 def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table of the 5ccc6f6 schema, as the driver returns it, in key order:
-    the columns of that schema only (later revisions add their own)."""
+    """Every row of every table of the 5ccc6f6 schema, as the driver returns it, in key order
+    (the columns of that schema only: later revisions add some)."""
     found: dict[str, list[tuple[Any, ...]]] = {}
     with db.engine.connect() as connection, connection.begin():
         for table, keys in TABLE_KEYS.items():

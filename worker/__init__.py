@@ -34,6 +34,9 @@ A job's path, then what runs beside it:
 - :mod:`worker.ops`: the reaper, the reconciler, housekeeping, maintenance
 - :mod:`worker.app`: wiring: clients and parts built from the settings, the worker processes,
   drains, the scheduler process
+- :mod:`worker.documents`: jobs, results and audit rows as the JSON the CLI prints and the API
+  serves
+- :mod:`worker.api`: ``scanbox api``, the HTTP API and web pages (no Docker socket)
 - :mod:`worker.bench`: ``scanbox bench``; :mod:`worker.cli`: the ``scanbox`` command line
 
 ``LAYERS`` below is the rule: the parts of ``worker`` each part may import besides itself.
@@ -63,11 +66,24 @@ LAYERS: dict[str, frozenset[str]] = {
     "scan": FOUNDATION | LOW | {"submit"},
     "telemetry": FOUNDATION | {"store", "containers"},
     "schedule": FOUNDATION | {"store", "queue", "submit", "telemetry"},
+    "documents": FOUNDATION | {"store", "telemetry"},
     "ops": FOUNDATION | {"store", "queue", "containers", "scan", "telemetry"},
     "app": FOUNDATION | LOW | {"settings", "submit", "scan", "telemetry", "schedule", "ops"},
     "bench": FOUNDATION | LOW | {"settings", "submit", "scan", "app"},
+    "api": FOUNDATION | LOW | {"settings", "submit", "telemetry", "documents", "app"},
     "cli": FOUNDATION
     | LOW
-    | {"settings", "submit", "scan", "telemetry", "schedule", "ops", "app", "bench"},
+    | {
+        "settings",
+        "submit",
+        "scan",
+        "telemetry",
+        "schedule",
+        "ops",
+        "app",
+        "bench",
+        "documents",
+        "api",
+    },
     "__main__": frozenset({"cli"}),
 }

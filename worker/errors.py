@@ -10,6 +10,7 @@ The tree::
     │   ├── InvalidCron               a cron expression scanbox can't use
     │   └── ConfigurationError        a setting that can't be used
     ├── BenchmarkFailed               ``scanbox bench`` could not measure (a scan failed, a hang)
+    ├── QueueFull                     a submission would pass ``MAX_QUEUED_JOBS``: nothing stored
     ├── SchemaMismatch                the database's schema revision is not this code's
     ├── MigrationFailed               ``scanbox db upgrade`` can't upgrade this database
     └── ScanError                     one attempt at a scan went wrong; carries ``code``
@@ -89,6 +90,23 @@ class ConfigurationError(UsageError):
 
 class BenchmarkFailed(ScanboxError):
     """``scanbox bench`` could not take its measurements: a scan failed or a worker hung."""
+
+
+class QueueFull(ScanboxError):
+    """A submission refused whole: its new jobs would put more than ``limit`` jobs in QUEUED.
+
+    ``queued`` is how many were QUEUED when it was refused (counted no further than
+    ``limit``); ``submitted`` how many new jobs it asked for; nothing of it was stored.
+    """
+
+    def __init__(self, *, queued: int, submitted: int, limit: int) -> None:
+        super().__init__(
+            f"the queue is full: {queued} jobs are QUEUED and MAX_QUEUED_JOBS is {limit}, "
+            f"so {submitted} more can't be taken; nothing was submitted (try again later)"
+        )
+        self.queued = queued
+        self.submitted = submitted
+        self.limit = limit
 
 
 #: Longest revision id an error repeats (Alembic's version column holds 32 characters).

@@ -181,6 +181,23 @@ class Settings(BaseSettings):
     child_scans_default: int = Field(default=10, ge=0)
     #: The most ``submit --max-children`` may ask for.
     child_scans_max: int = Field(default=50, ge=0, le=200)
+    #: Most jobs that may wait in QUEUED: a submission (CLI, ``submit_urls``, the HTTP API) whose
+    #: new jobs would pass it is refused whole, and nothing of it stored. 0: no limit.
+    max_queued_jobs: int = Field(default=0, ge=0)
+
+    #: Address ``scanbox api`` listens on.
+    api_host: str = "127.0.0.1"
+    #: Port ``scanbox api`` listens on.
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    #: Requests one API key may make per ``API_RATE_WINDOW_MS`` (counted in Redis across every
+    #: API process); past it the API answers 429. 0: no limit.
+    api_rate_limit: int = Field(default=600, ge=0)
+    #: The window the API's per-key request limit counts over.
+    api_rate_window_ms: int = Field(default=60_000, ge=1_000)
+    #: Signs the API's page cursors and its forms' CSRF tokens; every API process of one
+    #: deployment needs the same one. Empty: a random secret per process (cursors and forms
+    #: then last as long as the process).
+    api_secret: SecretStr | None = None
 
     #: How often ``scanbox scheduler`` re-reads the schedules table (edits take effect then).
     scheduler_refresh_ms: int = Field(default=300_000, ge=50)

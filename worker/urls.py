@@ -94,6 +94,11 @@ def host_problem(host: str) -> str | None:
     return None
 
 
+def host_key(host: str) -> str:
+    """``host`` (a name, or an IP address with or without brackets) as ``url_host`` spells it."""
+    return _normalise_host(host.strip().removeprefix("[").removesuffix("]"))
+
+
 def url_host(url: str) -> str:
     """The host ``url`` targets, in the one spelling per-host limits are keyed on."""
     return _normalise_host(urlsplit(url).hostname or "")

@@ -376,7 +376,17 @@ def test_compose_file_is_valid_and_its_worker_matches_the_replicas() -> None:
     ).stdout
     config = yaml.safe_load(rendered)
     services = config["services"]
-    assert set(services) == {"redis", "libsql", "fetcher", "worker"}
+    assert set(services) == {"redis", "libsql", "fetcher", "worker", "api"}
+    # The API reads the database and Redis; it never holds the Docker socket.
+    api = services["api"]
+    assert api["command"][0] == "api"
+    assert not any("docker.sock" in str(volume) for volume in api.get("volumes", []))
+    assert api["environment"]["REDIS_URL"] == "redis://:s3cret-for-the-test@redis:6379/0"
+    assert (
+        api["environment"]["TURSO_CONNECTION_URL"]
+        == services["worker"]["environment"]["TURSO_CONNECTION_URL"]
+    )
+    assert all(str(port).startswith("127.0.0.1:") for port in api["ports"])
     worker = services["worker"]
     keys = set(
         replica_environment(

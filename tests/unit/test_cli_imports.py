@@ -1,5 +1,5 @@
 """The commands people run to look at jobs import only what they use: no Docker, RQ, Redis,
-benchmark, Alembic, logging or metrics libraries (each costs start-up time)."""
+benchmark, Alembic, logging, metrics or web libraries (each costs start-up time)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ FORBIDDEN = (
     "alembic",
     "structlog",
     "prometheus_client",
+    "worker.api",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "jinja2",
 )
 #: A completed job of the fixture rows.
 JOB_ID = "0000000000000000000000000000c004"

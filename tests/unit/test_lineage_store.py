@@ -1,4 +1,4 @@
-"""The tables of child scans: revision 0002 on a database with rows, and retention."""
+"""The tables of child scans: their revision on a database with rows, and retention."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from statemachine.states import State
 from statemachine.transitions import create_job
+from tests.revisions import revision_named
 from tests.unit.test_maintenance import NOW, OLD, RECENT, RETENTION, _job
 from worker.ops.maintenance import MaintenanceReport, apply_retention
 from worker.store.database import Database
@@ -21,9 +22,12 @@ AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 @pytest.mark.backends
-def test_revision_0002_keeps_every_job_and_adds_empty_tree_tables(database_url: str) -> None:
+def test_the_child_scans_revision_keeps_every_job_and_adds_empty_tree_tables(
+    database_url: str,
+) -> None:
+    before, revision = revision_named("child_scans")
     db = Database(url=database_url)
-    commands.upgrade(db, target="0001")
+    commands.upgrade(db, target=before)
     with db.engine.connect() as connection, connection.begin():
         create_job(
             connection,
@@ -37,9 +41,9 @@ def test_revision_0002_keeps_every_job_and_adds_empty_tree_tables(database_url: 
         )
         assert "scan_lineage" not in sa.inspect(connection).get_table_names()
 
-    done = commands.upgrade(db, target="0002")
+    done = commands.upgrade(db, target=revision)
 
-    assert done.after == ("0002",)
+    assert done.after == (revision,)
     with db.engine.connect() as connection, connection.begin():
         row = connection.execute(sa.select(JOBS).where(JOBS.c.id == "a" * 32)).mappings().one()
         assert (row["url"], row["state"], row["priority"], row["max_attempts"]) == (

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from statemachine.states import State
 from statemachine.transitions import transition
 from tests.clocks import ManualClock
+from tests.revisions import revision_named
 from tests.support import FakeDispatcher
 from worker.cli import app
 from worker.schedule.scheduler import Scheduler
@@ -256,9 +257,12 @@ def test_schedule_list_shows_the_failures_and_the_pause(
 
 
 @pytest.mark.backends
-def test_revision_0003_keeps_every_schedule_with_nothing_counted(database_url: str) -> None:
+def test_the_failures_revision_keeps_every_schedule_with_nothing_counted(
+    database_url: str,
+) -> None:
+    before, revision = revision_named("schedule_failures")
     db = Database(url=database_url)
-    commands.upgrade(db, target="0002")
+    commands.upgrade(db, target=before)
     with db.engine.connect() as connection, connection.begin():
         connection.execute(
             sa.text(
@@ -269,7 +273,7 @@ def test_revision_0003_keeps_every_schedule_with_nothing_counted(database_url: s
             {"url": URL, "at": START.replace(tzinfo=None)},
         )
 
-    commands.upgrade(db, target="0003")
+    commands.upgrade(db, target=revision)
 
     stored = get_schedule(db, "s1")
     assert (stored.url, stored.cron, stored.active, stored.priority) == (

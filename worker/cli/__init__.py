@@ -5,6 +5,7 @@
 - :mod:`worker.cli.schedules`: ``schedule add|list|enable|disable|remove``, ``scheduler``
 - :mod:`worker.cli.stats`: ``stats``; :mod:`worker.cli.images`: ``image build``;
   :mod:`worker.cli.bench`: ``bench``; :mod:`worker.cli.db`: ``db upgrade|current|history``
+- :mod:`worker.cli.api`: ``api`` (the HTTP API and web pages), ``apikey create|list|revoke``
 - :mod:`worker.cli.views`: how jobs, results and schedules look (JSON and tables)
 - :mod:`worker.cli.base`: the Typer apps, settings, the one error handler
 
@@ -15,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from worker.cli import bench, db, images, jobs, schedules, stats, workers
+from worker.cli import api, bench, db, images, jobs, schedules, stats, workers
 from worker.cli.base import app
 
-__all__ = ["app", "bench", "db", "images", "jobs", "main", "schedules", "stats", "workers"]
+__all__ = ["api", "app", "bench", "db", "images", "jobs", "main", "schedules", "stats", "workers"]
 
 
 def main(argv: list[str] | None = None) -> None:

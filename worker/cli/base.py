@@ -38,6 +38,8 @@ schedule_app = typer.Typer(help="Manage recurring scans (cron, in UTC).", no_arg
 app.add_typer(schedule_app, name="schedule")
 db_app = typer.Typer(help="Upgrade the database schema and see its revision.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+apikey_app = typer.Typer(help="Manage the HTTP API's keys.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
 
 stdout = console()
 

@@ -73,6 +73,7 @@ def submit(
             priority=priority,
             max_attempts=settings.max_attempts,
             dedup_window=timedelta(milliseconds=0 if force else settings.dedup_window_ms),
+            max_queued=settings.max_queued_jobs,
             depth=depth,
             max_children=max_children,
             child_limits=child_limits(settings),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -13,51 +11,11 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from worker.cli.views import iso, state_text
-from worker.store.models import RunRecord
+from worker.cli.views import state_text
+from worker.documents import run_dict, snapshot_dict
 from worker.telemetry.stats import Snapshot, run_seconds
 
-
-def run_dict(run: RunRecord, *, now: datetime) -> dict[str, Any]:
-    """A run record as JSON."""
-    return {
-        "id": run.id,
-        "kind": run.kind,
-        "name": run.name,
-        "group_id": run.group_id,
-        "status": run.status,
-        "started_at": iso(run.started_at),
-        "updated_at": iso(run.updated_at),
-        "finished_at": iso(run.finished_at),
-        "duration_s": round(run_seconds(run, now), 3),
-        "processed": run.processed,
-        "succeeded": run.succeeded,
-        "failed": run.failed,
-        "skipped": run.skipped,
-        "retried": run.retried,
-        "busy_ms": run.busy_ms,
-        "job_limit": run.job_limit,
-        "detail": run.detail,
-    }
-
-
-def snapshot_dict(snapshot: Snapshot) -> dict[str, Any]:
-    """The snapshot as the JSON object ``stats --json`` prints."""
-    return {
-        "at": iso(snapshot.at),
-        "states": snapshot.states,
-        "runs": [run_dict(run, now=snapshot.at) for run in snapshot.runs],
-        "drains": [
-            {
-                "group_id": drain.group_id,
-                "limit": drain.limit,
-                "processed": drain.processed,
-                "running": drain.running,
-            }
-            for drain in snapshot.drains
-        ],
-        "schedules": snapshot.schedules,
-    }
+__all__ = ["render", "run_dict", "snapshot_dict", "watch"]
 
 
 def render(snapshot: Snapshot) -> RenderableType:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
-from datetime import datetime
 from typing import Any
 
 from rich.console import Group
@@ -14,7 +12,23 @@ from rich.table import Table
 from rich.text import Text
 
 from worker.cli.terminal import text
+from worker.documents import audit_dict, finite, iso, job_dict, result_dict, schedule_dict
 from worker.store.models import AuditLog, ScanJob, ScanResult, Schedule
+
+__all__ = [
+    "audit_dict",
+    "iso",
+    "job_dict",
+    "job_panel",
+    "jobs_table",
+    "print_json",
+    "result_dict",
+    "schedule_dict",
+    "schedules_table",
+    "state_text",
+    "status_line",
+    "verdict_text",
+]
 
 _STATE_STYLE = {
     "QUEUED": "cyan",
@@ -26,81 +40,6 @@ _STATE_STYLE = {
     "DISCARDED": "magenta",
 }
 _VERDICT_STYLE = {"benign": "green", "suspicious": "yellow", "malicious": "bold red"}
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
-def result_dict(result: ScanResult | None, *, full: bool = False) -> dict[str, Any] | None:
-    """A result as JSON; ``full`` adds the whole fetcher report."""
-    if result is None:
-        return None
-    data: dict[str, Any] = {
-        "id": result.id,
-        "job_id": result.job_id,
-        "verdict": result.verdict,
-        "score": result.score,
-        "reasons": result.reasons,
-        "status_code": result.status_code,
-        "final_url": result.final_url,
-        "title": result.title,
-        "content_type": result.content_type,
-        "size": result.size,
-        "sha256": result.sha256,
-        "fetch_error": result.fetch_error,
-        "attempt": result.attempt,
-        "duration_ms": result.duration_ms,
-        "created_at": iso(result.created_at),
-        "not_modified": result.not_modified,
-        "previous_result_id": result.previous_result_id,
-    }
-    if full:
-        data["report"] = result.report
-    return data
-
-
-def job_dict(job: ScanJob, result: ScanResult | None) -> dict[str, Any]:
-    """A job as the stable JSON object ``status --json`` prints."""
-    return {
-        "id": job.id,
-        "url": job.url,
-        "state": str(job.state),
-        "version": job.version,
-        "attempts": job.attempts,
-        "max_attempts": job.max_attempts,
-        "priority": job.priority,
-        "created_at": iso(job.created_at),
-        "updated_at": iso(job.updated_at),
-        "started_at": iso(job.started_at),
-        "finished_at": iso(job.finished_at),
-        "worker_id": job.worker_id,
-        "container_id": job.container_id,
-        "exit_code": job.exit_code,
-        "oom_killed": job.oom_killed,
-        "error": None
-        if job.error_code is None
-        else {"code": job.error_code, "message": job.error_message},
-        "limits": {
-            "timeout_ms": job.timeout_ms,
-            "memory_limit_mb": job.memory_limit_mb,
-            "cpu_limit": job.cpu_limit,
-            "pids_limit": job.pids_limit,
-        },
-        "result": result_dict(result),
-    }
-
-
-def audit_dict(row: AuditLog) -> dict[str, Any]:
-    """One audit row as JSON."""
-    return {
-        "from": row.from_state,
-        "to": row.to_state,
-        "version": row.version,
-        "actor": row.actor,
-        "at": iso(row.at),
-        "detail": row.detail,
-    }
 
 
 def state_text(state: str) -> Text:
@@ -209,27 +148,6 @@ def job_panel(
     return Panel(Group(*parts), title="scan", expand=False)
 
 
-def schedule_dict(schedule: Schedule) -> dict[str, Any]:
-    """A schedule as JSON."""
-    return {
-        "id": schedule.id,
-        "url": schedule.url,
-        "cron": schedule.cron,
-        "active": schedule.active,
-        "priority": schedule.priority,
-        "created_at": iso(schedule.created_at),
-        "updated_at": iso(schedule.updated_at),
-        "last_run_at": iso(schedule.last_run_at),
-        "last_job_id": schedule.last_job_id,
-        "next_run_at": iso(schedule.next_run_at),
-        "skipped_ticks": schedule.skipped_ticks,
-        "error": schedule.error,
-        "consecutive_failures": schedule.consecutive_failures,
-        "paused_at": iso(schedule.paused_at),
-        "pause_reason": schedule.pause_reason,
-    }
-
-
 def schedules_table(schedules: list[Schedule]) -> Group:
     """Schedules as a table, one a row, then why each paused one was paused."""
     table = Table(box=None, header_style="bold")
@@ -261,17 +179,6 @@ def schedules_table(schedules: list[Schedule]) -> Group:
     return Group(table, *reasons)
 
 
-def _finite(data: Any) -> Any:
-    """``data`` with every non-finite number (which JSON can't hold) replaced by ``None``."""
-    if isinstance(data, float):
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {key: _finite(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [_finite(value) for value in data]
-    return data
-
-
 def print_json(data: object) -> None:
     """Print ``data`` as compact, stable, valid JSON (one line).
 
@@ -281,5 +188,5 @@ def print_json(data: object) -> None:
     try:
         line = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except ValueError:
-        line = json.dumps(_finite(data), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        line = json.dumps(finite(data), sort_keys=True, separators=(",", ":"), allow_nan=False)
     sys.stdout.write(line + "\n")

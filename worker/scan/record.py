@@ -28,7 +28,7 @@ from worker.scan.claim import Claim
 from worker.scan.conditional import Previous, remember, result_columns
 from worker.scan.leads import leads_of
 from worker.store.database import Database
-from worker.store.results import insert_result
+from worker.store.results import insert_result, search_columns
 from worker.submit.children import ChildScans, Spawned
 
 T = TypeVar("T")
@@ -91,6 +91,9 @@ def result_values(
         "created_at": now,
         "status_code": report.status_code,
         "final_url": report.final_url,
+        **search_columns(
+            final_url=report.final_url, peer=report.peer.address if report.peer else None
+        ),
         "title": report.title,
         "content_type": report.content_type,
         "size": report.body.size if report.body else None,
@@ -132,6 +135,7 @@ def complete(
             version=version,
             actor=actor,
             now=now,
+            changes={"verdict": judgement.verdict},
             detail={"attempt": claim.attempt, "verdict": judgement.verdict},
         )
         if moved is None:

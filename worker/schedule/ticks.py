@@ -23,7 +23,7 @@ from worker.schedule.cron import Cron
 from worker.schedule.failures import DEFAULT_MAX_FAILURES, Counted, Outcome, count_outcome
 from worker.store.models import JOBS, SCHEDULES, TICKS
 from worker.submit.batch import new_job_id
-from worker.urls import validate_url
+from worker.urls import url_host, validate_url
 
 #: What became of one tick in one replica (``paused``: the previous scan was the last failure
 #: the schedule may have, see ``worker.schedule.failures``).
@@ -148,6 +148,7 @@ def claim_tick(
         max_attempts=max_attempts,
         actor=actor,
         now=now,
+        host=url_host(row["url"]),
     )
     connection.execute(TICKS.insert().values(**tick_row, outcome="submitted", job_id=job_id))
     connection.execute(

@@ -1,5 +1,5 @@
-"""The worker's tables: results, URL validators, schedules and their ticks, run records, and
-the trees of child scans.
+"""The worker's tables: results, URL validators, schedules and their ticks, run records, API
+keys, and the trees of child scans.
 
 The job and audit tables belong to the state machine (``statemachine.tables``) and are
 re-exported here with the rest, so that one import names every table scanbox has.
@@ -20,6 +20,12 @@ class ScanResult(SQLModel, table=True):
     """What a completed scan found: the validated fetcher report and the verdict on it."""
 
     __tablename__ = "scan_results"
+    __table_args__ = (
+        # The searches by result (``worker.store.search``).
+        sa.Index("ix_scan_results_final_host", "final_host"),
+        sa.Index("ix_scan_results_peer_address", "peer_address"),
+        sa.Index("ix_scan_results_sha256", "sha256"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     #: Unique: a job has at most one result, whatever retries or races happen.
@@ -43,6 +49,10 @@ class ScanResult(SQLModel, table=True):
     #: ``previous_result_id``, whose verdict this row repeats; nothing else is copied.
     not_modified: bool = False
     previous_result_id: int | None = None
+    #: The host of ``final_url`` as ``worker.urls.url_host`` spells it, for searches.
+    final_host: str | None = None
+    #: The address the final answer came from (``report.peer``), in its compressed form.
+    peer_address: str | None = Field(default=None, max_length=64)
 
 
 class UrlValidators(SQLModel, table=True):
@@ -141,6 +151,23 @@ class RunRecord(SQLModel, table=True):
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
+class ApiKey(SQLModel, table=True):
+    """A key the HTTP API accepts: its name, its scope, and a hash of it (never the key)."""
+
+    __tablename__ = "api_keys"
+
+    #: A short public id, also the key's visible prefix (``sbx_<id>_…``).
+    id: str = Field(primary_key=True, max_length=16)
+    name: str = Field(max_length=200)
+    #: ``read``, ``submit`` (and read) or ``admin`` (everything).
+    scope: str = Field(max_length=16)
+    #: SHA-256 of the whole key, hex; what a request's key is looked up by.
+    key_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = timestamp(nullable=False)
+    #: When ``scanbox apikey revoke`` revoked it; a revoked key is refused.
+    revoked_at: datetime | None = timestamp()
+
+
 class ScanLineage(SQLModel, table=True):
     """Where a job stands in a tree of child scans: its parent, its depth, how far it may go.
 
@@ -190,10 +217,12 @@ VALIDATORS = table_of(UrlValidators)
 SCHEDULES = table_of(Schedule)
 TICKS = table_of(ScheduleTick)
 RUNS = table_of(RunRecord)
+API_KEYS = table_of(ApiKey)
 LINEAGE = table_of(ScanLineage)
 CHILDREN = table_of(ScanChild)
 
 __all__ = [
+    "API_KEYS",
     "AUDIT",
     "CHILDREN",
     "JOBS",
@@ -203,6 +232,7 @@ __all__ = [
     "SCHEDULES",
     "TICKS",
     "VALIDATORS",
+    "ApiKey",
     "AuditLog",
     "RunRecord",
     "ScanChild",

@@ -32,6 +32,16 @@ def get_result(db: Database, job_id: str) -> ScanResult | None:
         return session.exec(select(ScanResult).where(ScanResult.job_id == job_id)).first()
 
 
+def get_job_and_result(db: Database, job_id: str) -> tuple[ScanJob, ScanResult | None]:
+    """The job ``job_id`` and its result, read in one transaction; ``UnknownJob`` if none."""
+    with db.read() as session:
+        job = session.get(ScanJob, job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        result = session.exec(select(ScanResult).where(ScanResult.job_id == job_id)).first()
+    return job, result
+
+
 def get_previous_result(db: Database, result: ScanResult | None) -> ScanResult | None:
     """The result a not-modified ``result`` points to, if it still exists."""
     if result is None or result.previous_result_id is None:

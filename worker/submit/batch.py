@@ -20,10 +20,11 @@ from worker.errors import UsageError
 from worker.queue.dispatch import PRIORITIES, Dispatcher
 from worker.store.database import Database
 from worker.store.lineage import insert_lineage
+from worker.submit.backpressure import check_room
 from worker.submit.children import DEFAULT_LIMITS, ChildLimits, recent_trees, root_lineages
 from worker.submit.dedup import ExistingJob, recent_jobs
 from worker.submit.ids import new_job_id
-from worker.urls import normalise_url, validate_url
+from worker.urls import normalise_url, url_host, validate_url
 
 #: Actor name written in the audit row of a submission.
 SUBMIT_ACTOR = "submit"
@@ -48,6 +49,7 @@ def submit_batch(
     priority: str = "normal",
     max_attempts: int = 3,
     dedup_window: timedelta = timedelta(0),
+    max_queued: int = 0,
     depth: int = 0,
     max_children: int | None = None,
     child_limits: ChildLimits = DEFAULT_LIMITS,
@@ -58,8 +60,10 @@ def submit_batch(
     Every URL is validated before anything is written: one bad URL raises ``InvalidURL`` and
     nothing at all is stored. Rows are committed before dispatch, so a worker never wakes for a
     row it can't see; if dispatch fails the rows stay QUEUED for the reconciler. A zero
-    ``dedup_window`` makes a new job for every URL. With ``depth`` above 0 each new job is the
-    root of a tree of child scans (``worker.submit.children``), ``max_children`` per scan
+    ``dedup_window`` makes a new job for every URL. With ``max_queued`` (``MAX_QUEUED_JOBS``;
+    0: no limit), a batch whose new jobs would put more than that many jobs in QUEUED raises
+    ``QueueFull`` and stores nothing. With ``depth`` above 0 each new job is the root of a tree
+    of child scans (``worker.submit.children``), ``max_children`` per scan
     (``child_limits.default_children`` if ``None``), and is folded only into an earlier job
     that makes as many.
     """
@@ -93,10 +97,11 @@ def submit_batch(
                 )
                 continue
             job_id = new_job_id()
-            new_jobs.append(NewJob(job_id=job_id, url=url, url_key=key))
+            new_jobs.append(NewJob(job_id=job_id, url=url, url_key=key, host=url_host(url)))
             submissions.append(Submission(job_id=job_id, url=url, state=State.QUEUED))
             if dedup_window > timedelta(0):
                 reusable[key] = ExistingJob(job_id=job_id, state=State.QUEUED)
+        check_room(connection, new_jobs=len(new_jobs), limit=max_queued)
         create_jobs(
             connection,
             jobs=new_jobs,
@@ -124,6 +129,7 @@ def submit_urls(
     priority: str = "normal",
     max_attempts: int = 3,
     dedup_window: timedelta = timedelta(0),
+    max_queued: int = 0,
     depth: int = 0,
     max_children: int | None = None,
     child_limits: ChildLimits = DEFAULT_LIMITS,
@@ -137,6 +143,7 @@ def submit_urls(
         priority=priority,
         max_attempts=max_attempts,
         dedup_window=dedup_window,
+        max_queued=max_queued,
         depth=depth,
         max_children=max_children,
         child_limits=child_limits,

@@ -1,7 +1,7 @@
 """schedules that keep failing: the count of failed scans in a row, and the pause
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-03
 
 Four columns on ``schedules``: ``consecutive_failures`` (0 for every existing schedule, whose
@@ -14,16 +14,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    # Rebuilt rather than altered in place on SQLite, so that its stored DDL is the one a
-    # database made at head on first use has (ALTER TABLE ADD COLUMN writes its own).
-    with op.batch_alter_table("schedules", schema=None, recreate="always") as batch_op:
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("consecutive_failures", sa.Integer(), nullable=False, server_default="0")
         )

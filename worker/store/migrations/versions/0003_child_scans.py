@@ -1,7 +1,7 @@
 """child scans: the scan_lineage and scan_children tables
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-03
 
 Two new tables, no change to an existing one: ``scan_lineage`` (a job's parent, depth and
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
