@@ -248,6 +248,7 @@ def test_a_completed_root_makes_its_children_in_order_one_priority_lower(db: Dat
         (B, "link", True, 0),
         (C, "link", True, 1),
     ]
+    assert (jobs[B].host, jobs[C].host) == ("127.0.0.2", "127.0.0.3")
     for url in (B, C):
         job = jobs[url]
         assert (job.state, job.priority, job.max_attempts, job.version) == (

@@ -47,7 +47,7 @@ from worker.store.lineage import (
 from worker.store.models import JOBS, LINEAGE
 from worker.submit.dedup import NOT_REUSED, ExistingJob, recent_jobs
 from worker.submit.ids import new_job_id
-from worker.urls import normalise_url
+from worker.urls import normalise_url, url_host
 
 #: What led a scan to a child: a redirect's target, a form's action, a link.
 Via = Literal["redirect", "form", "link"]
@@ -204,7 +204,9 @@ class ChildScans:
             existing = family.get(key) or (recent[key].job_id if key in recent else None)
             job_id = existing or new_job_id()
             if existing is None:
-                new_jobs.append(NewJob(job_id=job_id, url=lead.url, url_key=key))
+                new_jobs.append(
+                    NewJob(job_id=job_id, url=lead.url, url_key=key, host=url_host(lead.url))
+                )
             rows.append(
                 ChildRow(
                     parent_id=parent_id,
