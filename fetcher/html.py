@@ -179,9 +179,16 @@ class _ObservationParser(HTMLParser):
 
     def _link(self, href: str) -> None:
         self.facts.links += 1
-        host = host_of(self._resolve(href))
-        if host is not None and host != self._page_host:
+        url = self._resolve(href)
+        host = host_of(url)
+        if url is None or host is None:
+            return
+        if host != self._page_host:
             self.facts.link_hosts.add(host)
+        origin = origin_of(url)
+        targets = self.facts.link_targets
+        if origin != self._page_origin and origin not in targets and len(targets) < MAX_LIST_ITEMS:
+            targets[origin] = url
 
     def _subresource(self, reference: str | None) -> str | None:
         """Resolve a subresource URL, noting it as mixed content when it is http on https."""

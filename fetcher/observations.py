@@ -106,7 +106,11 @@ def _observations(
         "download": _download(headers, body),
         "mixed_content": list(page.mixed_content),
         "host": host_facts(page_url),
-        "links": {"count": page.links, "external_hosts": sorted(page.link_hosts)},
+        "links": {
+            "count": page.links,
+            "external_hosts": sorted(page.link_hosts),
+            "targets": list(page.link_targets.values()),
+        },
     }
 
 

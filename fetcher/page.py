@@ -70,5 +70,8 @@ class PageFacts:
         self.links = 0
         #: Hosts that links lead to other than the page's own.
         self.link_hosts: set[str] = set()
+        #: The first link to each origin other than the page's, keyed by that origin, in the
+        #: order the page has them (what child scans follow).
+        self.link_targets: dict[tuple[str, str | None, int | None], str] = {}
         #: False when the time budget ran out before the whole page was parsed.
         self.complete = True

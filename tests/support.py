@@ -40,7 +40,7 @@ _BASE_REPORT: dict[str, Any] = {
         "download": {"attachment": False, "filename": None, "executable": False},
         "mixed_content": [],
         "host": {"ip_literal": True, "punycode": False, "unicode": None},
-        "links": {"count": 0, "external_hosts": []},
+        "links": {"count": 0, "external_hosts": [], "targets": []},
     },
 }
 

@@ -25,9 +25,10 @@ The low packages, which never import each other or anything above them:
 
 A job's path, then what runs beside it:
 
-- :mod:`worker.submit`: validate, deduplicate, store QUEUED rows, dispatch
+- :mod:`worker.submit`: validate, deduplicate, store QUEUED rows, dispatch; child scans
 - :mod:`worker.scan`: one attempt: the host gate, claim, lease, container, the writes of a
-  successful attempt, the outcome of a failed one (retry, fail, time out), conditional re-scans
+  successful attempt (with its child scans, made through ``submit``), the outcome of a failed
+  one (retry, fail, time out), conditional re-scans
 - :mod:`worker.telemetry`: run records, Prometheus metrics, counting each attempt
 - :mod:`worker.schedule`: cron schedules, their ticks, the scheduler loop
 - :mod:`worker.ops`: the reaper, the reconciler, housekeeping, maintenance
@@ -62,7 +63,7 @@ LAYERS: dict[str, frozenset[str]] = {
     **{package: FOUNDATION for package in LOW},
     "settings": FOUNDATION | {"queue"},
     "submit": FOUNDATION | {"store", "queue"},
-    "scan": FOUNDATION | LOW,
+    "scan": FOUNDATION | LOW | {"submit"},
     "telemetry": FOUNDATION | {"store", "containers"},
     "schedule": FOUNDATION | {"store", "queue", "submit", "telemetry"},
     "documents": FOUNDATION | {"store", "telemetry"},

@@ -103,6 +103,9 @@ def schedule_dict(schedule: Schedule) -> dict[str, Any]:
         "next_run_at": iso(schedule.next_run_at),
         "skipped_ticks": schedule.skipped_ticks,
         "error": schedule.error,
+        "consecutive_failures": schedule.consecutive_failures,
+        "paused_at": iso(schedule.paused_at),
+        "pause_reason": schedule.pause_reason,
     }
 
 

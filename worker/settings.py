@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     #: Whether a re-scan sends the URL's last ETag / Last-Modified, so that a 304 completes it
     #: as not modified.
     conditional_rescan: bool = True
+    #: The deepest ``submit --depth`` may ask for: levels of child scans below a submitted job.
+    max_scan_depth: int = Field(default=3, ge=0, le=10)
+    #: Child scans each scan of a tree makes when ``submit --max-children`` is not given.
+    child_scans_default: int = Field(default=10, ge=0)
+    #: The most ``submit --max-children`` may ask for.
+    child_scans_max: int = Field(default=50, ge=0, le=200)
     #: Most jobs that may wait in QUEUED: a submission (CLI, ``submit_urls``, the HTTP API) whose
     #: new jobs would pass it is refused whole, and nothing of it stored. 0: no limit.
     max_queued_jobs: int = Field(default=0, ge=0)
@@ -195,6 +201,8 @@ class Settings(BaseSettings):
 
     #: How often ``scanbox scheduler`` re-reads the schedules table (edits take effect then).
     scheduler_refresh_ms: int = Field(default=300_000, ge=50)
+    #: Scans in a row ending FAILED, TIMED_OUT or DISCARDED that pause a schedule; 0: never.
+    schedule_max_failures: int = Field(default=5, ge=0)
     #: How often a scheduler runs ``scanbox maintenance`` (one replica at a time); 0: never.
     maintenance_interval_ms: int = Field(default=86_400_000, ge=0)
     #: Days terminal jobs (with their results and audit rows) are kept; 0: forever.
@@ -243,6 +251,12 @@ class Settings(BaseSettings):
     def _check_ports(cls, value: str) -> str:
         parse_port_policy(value)
         return value.strip()
+
+    @model_validator(mode="after")
+    def _check_child_scans(self) -> Settings:
+        if self.child_scans_default > self.child_scans_max:
+            raise ValueError("CHILD_SCANS_DEFAULT must not be above CHILD_SCANS_MAX")
+        return self
 
     @model_validator(mode="after")
     def _check_runtime_limits(self) -> Settings:

@@ -25,6 +25,7 @@ from tests.services import RedisServer, free_port
 from worker.analysis.rules import Reason
 from worker.api.openapi import document, text
 from worker.store.database import Database
+from worker.store.migrations import HEAD
 from worker.store.models import ScanJob
 
 HOSTILE_TITLE = '</title><script>alert("x")</script><img src=x onerror=alert(1)>\u202e\x1b[2J'
@@ -480,7 +481,7 @@ def test_a_database_at_another_revision_is_refused_before_listening(
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         "scanbox: error: database schema has no revision (its tables were made before "
-        "migrations), this scanbox needs 0002: run 'scanbox db upgrade'"
+        f"migrations), this scanbox needs {HEAD}: run 'scanbox db upgrade'"
     ]
 
 

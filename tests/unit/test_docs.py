@@ -229,4 +229,4 @@ def test_the_import_rule_table_names_every_part() -> None:
     table: str = hooks.layers_reference()
     for part in worker.LAYERS:
         assert f"| `{part}` |" in table
-    assert "| `scan` | the foundation, the low packages |" in table
+    assert "| `scan` | the foundation, the low packages, `submit` |" in table

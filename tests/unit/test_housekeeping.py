@@ -71,7 +71,14 @@ def test_an_outage_is_a_warning_and_the_next_round_tries_again(db: Database) -> 
         housekeeper.run_once()
         housekeeper.run_once()
     assert reaper.calls == 2
-    assert _events(logs) == [("housekeeping_failed", "warning")] * 2
+    assert (
+        _events(logs)
+        == [
+            ("housekeeping_round", "debug"),
+            ("housekeeping_failed", "warning"),
+        ]
+        * 2
+    )
 
 
 def test_an_illegal_transition_is_a_bug_logged_as_an_error_with_its_traceback(
@@ -80,9 +87,9 @@ def test_an_illegal_transition_is_a_bug_logged_as_an_error_with_its_traceback(
     reaper = FailingReaper(db, IllegalTransition("a" * 32, "COMPLETED", "QUEUED"))
     with structlog.testing.capture_logs() as logs:
         _housekeeper(db, reaper).run_once()
-    assert _events(logs) == [("housekeeping_bug", "error")]
-    assert logs[0]["exc_info"] is True
-    assert logs[0]["chore"] == "reap"
+    assert _events(logs) == [("housekeeping_round", "debug"), ("housekeeping_bug", "error")]
+    assert logs[1]["exc_info"] is True
+    assert logs[1]["chore"] == "reap"
 
 
 def test_an_illegal_transition_is_no_scanbox_error() -> None:

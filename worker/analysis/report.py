@@ -120,6 +120,8 @@ class HostFacts(_Strict):
 class Links(_Strict):
     count: Count
     external_hosts: Annotated[list[Host], Field(max_length=MAX_ITEMS)]
+    #: The first link to each origin other than the page's (absent from older fetchers).
+    targets: Annotated[list[Text], Field(max_length=MAX_ITEMS)] = []
 
 
 class Observations(_Strict):

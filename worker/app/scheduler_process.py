@@ -119,6 +119,7 @@ def run_scheduler_process(settings: Settings, *, stop: threading.Event | None = 
         replica=replica,
         refresh_every=refresh,
         max_attempts=settings.max_attempts,
+        max_failures=settings.schedule_max_failures,
         recorder=recorder,
         metrics=metrics,
         chores=chores,

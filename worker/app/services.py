@@ -27,6 +27,7 @@ from worker.errors import ConfigurationError
 from worker.ops.reaper import Reaper
 from worker.queue.deferral import RedisDeferrals
 from worker.queue.dispatch import RQDispatcher, queue_names
+from worker.queue.liveness import Heartbeat, Liveness
 from worker.queue.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
 from worker.scan.backoff import Backoff
 from worker.scan.gate import HoldLimits, HostGate
@@ -35,6 +36,7 @@ from worker.scan.scanner import FetcherArgs, Scanner
 from worker.scan.shutdown import Shutdown
 from worker.settings import Settings
 from worker.store.database import Database
+from worker.submit.children import ChildLimits, ChildScans
 from worker.telemetry.instrument import ObservedWorker
 from worker.telemetry.metrics import metrics_endpoint
 from worker.telemetry.runs import RunKind, RunRecorder
@@ -121,6 +123,22 @@ def build_reaper(
         outcomes=outcome_policy(settings),
         deployment=settings.deployment,
         docker_client=docker_client,
+        liveness=liveness(settings, redis),
+    )
+
+
+def liveness(settings: Settings, redis: Redis) -> Liveness:
+    """The heartbeats of this deployment's worker processes."""
+    return Liveness(redis=redis, namespace=f"scanbox:{settings.deployment}:workers")
+
+
+def heartbeat(settings: Settings, redis: Redis, *, worker_id: str) -> Heartbeat:
+    """The heartbeat of worker process ``worker_id``: it lapses one housekeeping interval
+    after the process stops beating, so the reaper's second round finds it gone."""
+    return Heartbeat(
+        liveness=liveness(settings, redis),
+        worker_id=worker_id,
+        ttl=timedelta(milliseconds=settings.housekeeping_interval_ms),
     )
 
 
@@ -192,6 +210,15 @@ def build_runner(
     return PooledRunner(client=docker_client, spec=spec, pool=pool, options=options, fallback=plain)
 
 
+def child_limits(settings: Settings) -> ChildLimits:
+    """The hard limits on trees of child scans, from the settings."""
+    return ChildLimits(
+        max_depth=settings.max_scan_depth,
+        default_children=settings.child_scans_default,
+        max_children=settings.child_scans_max,
+    )
+
+
 def build_scanner(
     settings: Settings,
     *,
@@ -219,6 +246,11 @@ def build_scanner(
         engine=EngineWatch(
             ping=partial(engine_answers, docker_client),
             pause=shutdown.pause if shutdown is not None else plain_pause,
+        ),
+        children=ChildScans(
+            dispatcher=rq_dispatcher,
+            limits=child_limits(settings),
+            dedup_window=timedelta(milliseconds=settings.dedup_window_ms),
         ),
     )
 

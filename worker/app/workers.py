@@ -6,7 +6,8 @@ because the container is the isolation and the worker enforces its own deadline.
 whose RQ loop ends on an error (Redis gone, say) starts a new one after a pause; it stops for
 good on a signal, when a ``--burst`` drain is done, or when the ``--max-jobs`` budget that all
 the processes share is spent (``worker.app.drain``). Each process keeps a run record
-(``worker.telemetry.instrument``), and serves metrics when ``METRICS_PORT`` is set.
+(``worker.telemetry.instrument``) and a heartbeat in Redis (``worker.queue.liveness``), and
+serves metrics when ``METRICS_PORT`` is set.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from worker.app.services import (
     build_scanner,
     check_redis,
     dispatcher,
+    heartbeat,
     new_process_id,
     observe_worker,
     open_docker,
@@ -117,6 +119,8 @@ def run_worker_process(
     docker_client = open_docker()
     shutdown = Shutdown(grace_s=settings.shutdown_grace_ms / 1000)
     rq_dispatcher = dispatcher(settings, redis_client)
+    # Alive before the standby pool makes a container: the reaper removes a dead worker's.
+    beating = heartbeat(settings, redis_client, worker_id=worker_id).start()
     reaper = build_reaper(settings, db=db, redis=redis_client, docker_client=docker_client)
     removed = reaper.reap_containers(host=socket.gethostname())
     if removed:
@@ -195,6 +199,7 @@ def run_worker_process(
         housekeeper.stop()
         task.install(None)
         scanner.runner.close()
+        beating.stop()
         observed.close()
         docker_client.close()
         db.dispose()

@@ -39,13 +39,27 @@ def submit(
             "--force", help="A new job even if the URL was submitted within DEDUP_WINDOW_MS."
         ),
     ] = False,
+    depth: Annotated[
+        int,
+        typer.Option(
+            help="Levels of child scans: each completed scan scans the hosts its page led to "
+            "(at most MAX_SCAN_DEPTH)."
+        ),
+    ] = 0,
+    max_children: Annotated[
+        int | None,
+        typer.Option(
+            help="Child scans per scan with --depth "
+            "[default: CHILD_SCANS_DEFAULT; at most CHILD_SCANS_MAX]."
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Submit URLs for scanning; print one job id per line (an earlier job for a repeat)."""
     from datetime import timedelta
 
     from worker.app.database import open_database
-    from worker.app.services import dispatcher, open_redis
+    from worker.app.services import child_limits, dispatcher, open_redis
     from worker.cli import views
     from worker.submit.batch import submit_batch
 
@@ -60,6 +74,9 @@ def submit(
             max_attempts=settings.max_attempts,
             dedup_window=timedelta(milliseconds=0 if force else settings.dedup_window_ms),
             max_queued=settings.max_queued_jobs,
+            depth=depth,
+            max_children=max_children,
+            child_limits=child_limits(settings),
         )
         for item in submissions:
             if item.duplicate:
@@ -162,16 +179,28 @@ def list_(
 
 
 @app.command()
-def show(job_id: str, json_output: JsonOption = False) -> None:
-    """Show one job in full: verdict and reasons, result and audit trail."""
+def show(
+    job_id: str,
+    tree: Annotated[
+        bool, typer.Option("--tree", help="Draw the tree of child scans the job is in.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Show one job in full: verdict and reasons, result, audit trail, parent and children."""
     from worker.app.database import open_database
-    from worker.cli import views
-    from worker.store import queries
+    from worker.cli import tree_views, views
+    from worker.store import queries, trees
 
     settings = load_settings()
     with errors_reported():
         db = open_database(settings)
         job = queries.get_job(db, job_id)
+        family = trees.job_family(db, job_id)
+        drawn = trees.job_tree(db, job_id) if tree else None
+        if drawn is not None and not json_output:
+            for line in tree_views.tree_lines(drawn, marked=job_id):
+                stdout.print(line, soft_wrap=True)
+            return
         result = queries.get_result(db, job_id)
         audit = queries.get_audit(db, job_id)
         previous = queries.get_previous_result(db, result)
@@ -180,6 +209,11 @@ def show(job_id: str, json_output: JsonOption = False) -> None:
             data["result"] = views.result_dict(result, full=True)
             data["previous_result"] = views.result_dict(previous)
             data["audit"] = [views.audit_dict(row) for row in audit]
+            data.update(tree_views.family_dict(family))
+            if drawn is not None:
+                data["tree"] = tree_views.tree_dict(drawn)
             views.print_json(data)
             return
         stdout.print(views.job_panel(job, result, audit, previous=previous))
+        if family.lineage is not None or family.children:
+            stdout.print(tree_views.family_table(family))

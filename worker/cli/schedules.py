@@ -41,7 +41,7 @@ def schedule_add(
 
 @schedule_app.command("list")
 def schedule_list(json_output: JsonOption = False) -> None:
-    """List every schedule, with its next and last run."""
+    """List every schedule: next and last run, failed scans in a row, why it is paused."""
     from worker.app.database import open_database
     from worker.cli import views
     from worker.schedule.schedules import list_schedules
@@ -67,7 +67,8 @@ def _set_active(schedule_id: str, *, active: bool) -> None:
 
 @schedule_app.command("enable")
 def schedule_enable(schedule_id: str) -> None:
-    """Enable a schedule (from the schedulers' next refresh)."""
+    """Enable a schedule (from the schedulers' next refresh); a paused one starts again with
+    no failures counted."""
     _set_active(schedule_id, active=True)
 
 

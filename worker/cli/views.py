@@ -148,24 +148,35 @@ def job_panel(
     return Panel(Group(*parts), title="scan", expand=False)
 
 
-def schedules_table(schedules: list[Schedule]) -> Table:
-    """Schedules as a table, one a row."""
+def schedules_table(schedules: list[Schedule]) -> Group:
+    """Schedules as a table, one a row, then why each paused one was paused."""
     table = Table(box=None, header_style="bold")
-    for column in ("ID", "CRON", "ACTIVE", "NEXT RUN", "LAST RUN", "SKIPPED", "URL"):
+    columns = ("ID", "CRON", "ACTIVE", "NEXT RUN", "LAST RUN", "SKIPPED", "FAILED", "URL")
+    for column in columns:
         table.add_column(column, no_wrap=column != "URL", overflow="fold")
     for schedule in schedules:
+        paused = schedule.paused_at is not None and not schedule.active
+        next_run: Text | str = iso(schedule.next_run_at) or "-"
+        if schedule.error:
+            next_run = text(f"error: {schedule.error}", style="red")
+        elif paused:
+            next_run = text(f"paused {iso(schedule.paused_at)}", style="red")
         table.add_row(
             text(schedule.id),
             text(schedule.cron),
-            "yes" if schedule.active else "no",
-            text(f"error: {schedule.error}", style="red")
-            if schedule.error
-            else (iso(schedule.next_run_at) or "-"),
+            "paused" if paused else ("yes" if schedule.active else "no"),
+            next_run,
             iso(schedule.last_run_at) or "-",
             str(schedule.skipped_ticks),
+            str(schedule.consecutive_failures),
             text(schedule.url),
         )
-    return table
+    reasons = [
+        Text.assemble(text(schedule.id), " ", text(schedule.pause_reason or "paused", style="red"))
+        for schedule in schedules
+        if schedule.paused_at is not None and not schedule.active
+    ]
+    return Group(table, *reasons)
 
 
 def print_json(data: object) -> None:

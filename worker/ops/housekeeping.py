@@ -68,6 +68,7 @@ class Housekeeper:
             return
         if not mine:
             return
+        log.debug("housekeeping_round")
         self._guarded("reap", lambda: self.reaper.reap(now=self.clock()))
         self._guarded(
             "reconcile",

@@ -1,9 +1,10 @@
 """Maintenance: retention of old finished jobs, removal of stray containers, database upkeep.
 
 What retention deletes, and why: a *terminal* job whose ``finished_at`` is older than the
-cutoff is deleted whole (its ``scan_jobs`` row, its result and every one of its audit rows) in
-one transaction per batch. A job that remains therefore always has its complete audit trail,
-and no result outlives its job. Jobs that are not terminal are never touched, however old.
+cutoff is deleted whole (its ``scan_jobs`` row, its result, every one of its audit rows, its
+lineage and the child rows it is in) in one transaction per batch. A job that remains
+therefore always has its complete audit trail, and no result outlives its job. Jobs that are
+not terminal are never touched, however old.
 Neither is a job whose result holds content that something kept still points to: the URL's
 stored validators (``url_validators.result_id``) or a not-modified result
 (``previous_result_id``) of a kept job; it goes at a later run, once nothing points to it.
@@ -29,6 +30,7 @@ from statemachine.states import TERMINAL
 from worker.clock import Clock
 from worker.logs import get_logger
 from worker.store.database import Database
+from worker.store.lineage import forget
 from worker.store.models import (
     AUDIT,
     JOBS,
@@ -58,6 +60,8 @@ class MaintenanceReport:
     jobs_deleted: int = 0
     results_deleted: int = 0
     audit_rows_deleted: int = 0
+    #: Rows of ``scan_lineage`` and ``scan_children`` that named a deleted job.
+    lineage_rows_deleted: int = 0
     ticks_deleted: int = 0
     runs_deleted: int = 0
     containers_removed: list[str] = field(default_factory=list)
@@ -99,6 +103,7 @@ def apply_retention(
             return 0
         results = connection.execute(sa.delete(RESULTS).where(RESULTS.c.job_id.in_(ids)))
         audit = connection.execute(sa.delete(AUDIT).where(AUDIT.c.job_id.in_(ids)))
+        report.lineage_rows_deleted += sum(forget(connection, ids))
         jobs = connection.execute(sa.delete(JOBS).where(JOBS.c.id.in_(ids)))
         report.results_deleted += results.rowcount
         report.audit_rows_deleted += audit.rowcount

@@ -3,7 +3,10 @@
 Only this deployment's labelled containers are ever touched. A container is an orphan when
 its labels point to no live attempt: its job is not FETCHING or ANALYZING at that attempt.
 Containers are listed before the jobs are read, and a container is created only after its
-claim is committed, so a live attempt's container is never taken for an orphan.
+claim is committed, so a live attempt's container is never taken for an orphan. A standby
+container not yet given a job belongs to its worker process's pool, and is removed only when
+that worker is dead by its heartbeat (``worker.queue.liveness``); a worker beats before its
+pool makes any container.
 """
 
 from __future__ import annotations
@@ -13,16 +16,19 @@ from datetime import datetime
 
 import docker
 import docker.errors
+import redis.exceptions
 import requests.exceptions
 import sqlalchemy as sa
+from docker.models.containers import Container
 
 from statemachine.states import State
 from worker.clock import utcnow
 from worker.containers.ownership import container_attempt
-from worker.containers.spec import LABEL_DEPLOYMENT, LABEL_HOST, LABEL_MANAGED
+from worker.containers.spec import LABEL_DEPLOYMENT, LABEL_HOST, LABEL_MANAGED, LABEL_WORKER
 from worker.errors import WorkerLost
 from worker.logs import get_logger
 from worker.queue.dispatch import Dispatcher
+from worker.queue.liveness import DeadWorkers
 from worker.scan.claim import Claim
 from worker.scan.outcome import OutcomePolicy, settle
 from worker.store.database import Database
@@ -57,12 +63,15 @@ class Reaper:
         outcomes: OutcomePolicy,
         deployment: str,
         docker_client: docker.DockerClient | None = None,
+        liveness: DeadWorkers | None = None,
     ) -> None:
         self.db = db
         self.dispatcher = dispatcher
         self.outcomes = outcomes
         self.deployment = deployment
         self.docker_client = docker_client
+        #: The workers' heartbeats: a dead worker's unused standby containers are removed.
+        self.liveness = liveness
 
     def reap(self, *, now: datetime, host: str | None = None) -> ReapReport:
         """Take back expired leases, then remove orphan containers (of ``host`` only, if set)."""
@@ -127,22 +136,49 @@ class Reaper:
                     )
                 )
             }
+        waiting = [container for container, owner in owners if owner is None]
+        dead = self._dead_workers(waiting)
         removed: list[str] = []
         for container, owner in owners:
             if owner is None:
-                continue  # a standby container waiting for a job: its worker's pool has it
+                # A standby container waiting for a job: its worker's pool has it, unless
+                # that worker is dead.
+                worker = (container.labels or {}).get(LABEL_WORKER, "")
+                if worker in dead and self._remove(container, job_id=None):
+                    removed.append(container.name or container.id or "")
+                    get_logger().info(
+                        "dead_workers_standby_removed", dead_worker=worker, container=container.name
+                    )
+                continue
             job_id, attempt = owner
             if (job_id, attempt) in live:
                 continue
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                continue
-            except (docker.errors.APIError, requests.exceptions.RequestException) as error:
-                get_logger(job_id=job_id).warning("orphan_not_removed", error=str(error))
-                continue
-            removed.append(container.name or container.id or "")
-            get_logger(job_id=job_id, attempt=attempt).info(
-                "orphan_container_removed", container=container.name
-            )
+            if self._remove(container, job_id=job_id):
+                removed.append(container.name or container.id or "")
+                get_logger(job_id=job_id, attempt=attempt).info(
+                    "orphan_container_removed", container=container.name
+                )
         return removed
+
+    def _dead_workers(self, waiting: list[Container]) -> set[str]:
+        """The workers of ``waiting`` standby containers that their heartbeats say are dead."""
+        workers = {(c.labels or {}).get(LABEL_WORKER, "") for c in waiting} - {""}
+        if self.liveness is None or not workers:
+            return set()
+        try:
+            return self.liveness.dead(workers)
+        except redis.exceptions.RedisError as error:
+            # Without Redis nothing is known to be dead: the containers stay for now.
+            get_logger().warning("reaper_liveness_unknown", error=str(error))
+            return set()
+
+    @staticmethod
+    def _remove(container: Container, *, job_id: str | None) -> bool:
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            return False
+        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+            get_logger(job_id=job_id).warning("orphan_not_removed", error=str(error))
+            return False
+        return True

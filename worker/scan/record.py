@@ -2,8 +2,9 @@
 
 Each is one transaction through ``statemachine.transitions.transition``; a ``None`` or
 ``False`` answer means another writer moved the job first (its lease was taken back), and then
-nothing was written. The COMPLETED move stores the result row, and the URL's validators for a
-conditional re-scan, in the same transaction. (The claim is ``worker.scan.claim``; a failed
+nothing was written. The COMPLETED move stores the result row, the URL's validators for a
+conditional re-scan and the job's child jobs (``worker.submit.children``) in the same
+transaction. (The claim is ``worker.scan.claim``; a failed
 attempt is settled by ``worker.scan.outcome``.)
 """
 
@@ -25,8 +26,10 @@ from worker.containers.runner import ContainerRun
 from worker.errors import DatabaseUnavailable, ResultRejected
 from worker.scan.claim import Claim
 from worker.scan.conditional import Previous, remember, result_columns
+from worker.scan.leads import leads_of
 from worker.store.database import Database
 from worker.store.results import insert_result, search_columns
+from worker.submit.children import ChildScans, Spawned
 
 T = TypeVar("T")
 #: SQLAlchemy errors that mean the database was away, not that it refused the data.
@@ -117,10 +120,12 @@ def complete(
     keep_validators: bool,
     actor: str,
     clock: Clock,
-) -> bool:
-    """Store the result and move the job to COMPLETED; ``False`` if another writer won."""
+    children: ChildScans | None = None,
+) -> Spawned | None:
+    """Store the result and move the job to COMPLETED, with its child jobs (``children``);
+    ``None`` if another writer won. The children are the caller's to dispatch."""
 
-    def write(connection: Connection) -> bool:
+    def write(connection: Connection) -> Spawned | None:
         now = clock()
         moved = transition(
             connection,
@@ -134,7 +139,7 @@ def complete(
             detail={"attempt": claim.attempt, "verdict": judgement.verdict},
         )
         if moved is None:
-            return False
+            return None
         result_id = insert_result(
             connection,
             result_values(
@@ -156,6 +161,16 @@ def complete(
                 previous=previous,
                 now=now,
             )
-        return True
+        if children is None:
+            return Spawned()
+        return children.spawn(
+            connection,
+            parent_id=claim.job_id,
+            priority=claim.priority,
+            max_attempts=claim.max_attempts,
+            leads=leads_of(report),
+            actor=actor,
+            now=now,
+        )
 
     return write_recorded(db, "the result", write)

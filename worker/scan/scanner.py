@@ -31,6 +31,7 @@ from worker.scan.record import complete, to_analyzing
 from worker.scan.shutdown import Shutdown
 from worker.store.database import Database
 from worker.store.jobs import read_due_job
+from worker.submit.children import ChildScans
 
 #: Default length of a claim's lease; the running worker renews it every third.
 DEFAULT_LEASE_TTL = timedelta(seconds=30)
@@ -84,6 +85,7 @@ class Scanner:
         gate: HostGate | None = None,
         conditional: bool = False,
         engine: EngineWatch | None = None,
+        children: ChildScans | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.db = db
@@ -102,6 +104,8 @@ class Scanner:
         self.conditional = conditional
         #: Pauses claims while the Docker engine is away (``worker.containers.engine``).
         self.engine = engine
+        #: Makes the child jobs of completed scans of trees (``worker.submit.children``).
+        self.children = children
         self.clock = clock
 
     def scan(self, job_id: str) -> State | None:
@@ -228,9 +232,12 @@ class Scanner:
                 keep_validators=self.conditional,
                 actor=self.worker_id,
                 clock=self.clock,
+                children=self.children,
             )
-            if not completed:
+            if completed is None:
                 return None
+            if self.children is not None:
+                self.children.dispatch(completed, parent_id=claim.job_id)
         except ScanError as error:
             return error
         return run, report, judgement

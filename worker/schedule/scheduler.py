@@ -10,7 +10,9 @@ transaction that
 2. inserts the ``(schedule_id, tick_at)`` row of ``schedule_ticks``, whose primary key lets only
    one replica ever fire a tick (finding the row, or a key conflict, means another won);
 3. looks at the schedule's previous scan: still not terminal means the tick is ``skipped``
-   (counted on the schedule and in the replica's run record), else it creates the QUEUED job.
+   (counted on the schedule and in the replica's run record), else it counts the scan's
+   outcome and creates the QUEUED job, or pauses the schedule when that scan was one failure
+   too many (``worker.schedule.failures``; each step counts finished scans too).
 
 The job is dispatched to the queue after the commit, as ``submit`` does; if that fails the job
 stays QUEUED for the reconciler. A scheduler that wakes after several ticks fires only the
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 import redis.exceptions
 import sqlalchemy as sa
@@ -37,6 +40,13 @@ from worker.errors import ScanboxError
 from worker.logs import get_logger
 from worker.queue.dispatch import Dispatcher
 from worker.schedule.cron import Cron
+from worker.schedule.failures import (
+    DEFAULT_MAX_FAILURES,
+    Counted,
+    count_outcome,
+    pending_outcomes,
+    report_counted,
+)
 from worker.schedule.ticks import Plan, Tick, claim_tick, schedule_problem
 from worker.store.database import Database
 from worker.store.models import SCHEDULES, Schedule
@@ -65,6 +75,8 @@ class Scheduler:
     chores: Callable[[datetime], None] | None = None
     #: Pause after a step that failed because the database or Redis was unreachable.
     retry_after: timedelta = timedelta(seconds=STEP_RETRY_S)
+    #: Failed scans in a row that pause a schedule (``worker.schedule.failures``); 0: never.
+    max_failures: int = DEFAULT_MAX_FAILURES
     plans: dict[str, Plan] = field(default_factory=dict)
     #: Expressions already reported as invalid, per schedule, so each is logged once.
     reported: dict[str, str] = field(default_factory=dict)
@@ -160,9 +172,29 @@ class Scheduler:
                 continue
             plan.next_tick = plan.cron.next_after(due)
             ticks.append(self._fire(plan, due))
-        if any(tick.outcome == "stale" for tick in ticks):
+        if any(tick.outcome in ("stale", "paused") for tick in ticks):
             self.next_refresh = now
         return ticks
+
+    def count_outcomes(self) -> list[Counted]:
+        """Count the finished latest scan of every active schedule; pause those failing too
+        often (the plan of a paused one is dropped at the refresh this asks for)."""
+        with self.db.read() as session:
+            pending = pending_outcomes(session.connection())
+        done = []
+        for outcome in pending:
+            counted = self.db.run_write(
+                partial(
+                    count_outcome, outcome=outcome, max_failures=self.max_failures, now=self.clock()
+                )
+            )
+            if counted is None:
+                continue
+            report_counted(counted, replica=self.replica)
+            done.append(counted)
+            if counted.paused:
+                self.next_refresh = self.clock()
+        return done
 
     def _fire(self, plan: Plan, tick_at: datetime) -> Tick:
         log = get_logger(replica=self.replica, schedule=plan.schedule_id, tick=tick_at.isoformat())
@@ -177,6 +209,7 @@ class Scheduler:
                     actor=self.actor,
                     max_attempts=self.max_attempts,
                     now=self.clock(),
+                    max_failures=self.max_failures,
                 )
             )
         except sa.exc.IntegrityError:
@@ -184,6 +217,8 @@ class Scheduler:
         except (ScanboxError, sa.exc.SQLAlchemyError) as error:
             log.error("tick_failed", error=str(error))
             tick = Tick(schedule_id=plan.schedule_id, tick_at=tick_at, outcome="failed")
+        if tick.counted is not None:
+            report_counted(tick.counted, replica=self.replica)
         if tick.outcome == "submitted" and tick.job_id is not None:
             try:
                 self.dispatcher.dispatch([tick.job_id], priority=tick.priority)
@@ -194,6 +229,8 @@ class Scheduler:
             log.info("tick_submitted", job_id=tick.job_id, state=State.QUEUED.value)
         elif tick.outcome == "skipped":
             log.info("tick_skipped", reason="the previous scan is not finished")
+        elif tick.outcome == "paused":
+            log.info("tick_not_fired", reason="the schedule is paused")
         else:
             log.debug(f"tick_{tick.outcome}")
         return tick
@@ -214,6 +251,7 @@ class Scheduler:
 
     def step(self) -> float:
         """Refresh if it is time, fire what is due; return seconds until there is more to do."""
+        self.count_outcomes()
         if self.next_refresh is None or self.clock() >= self.next_refresh:
             self.refresh()
         self.fire_due()

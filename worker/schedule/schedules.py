@@ -88,7 +88,11 @@ def get_schedule(db: Database, schedule_id: str) -> Schedule:
 
 
 def set_active(db: Database, schedule_id: str, *, active: bool, clock: Clock = utcnow) -> Schedule:
-    """Enable or disable a schedule; return it as stored."""
+    """Enable or disable a schedule; return it as stored.
+
+    Enabling clears a pause for failing too often and its count of failed scans in a row
+    (``worker.schedule.failures``); the scan that paused it stays counted.
+    """
     now = clock()
     schedule = get_schedule(db, schedule_id)
     next_run_at: datetime | None = None
@@ -98,11 +102,13 @@ def set_active(db: Database, schedule_id: str, *, active: bool, clock: Clock = u
         except UsageError:
             next_run_at = None  # the scheduler reports the bad expression on the row
 
+    values: dict[str, object] = {"active": active, "updated_at": now, "next_run_at": next_run_at}
+    if active:
+        values.update(consecutive_failures=0, paused_at=None, pause_reason=None)
+
     def write(connection: Connection) -> int:
         result = connection.execute(
-            SCHEDULES.update()
-            .where(SCHEDULES.c.id == schedule_id)
-            .values(active=active, updated_at=now, next_run_at=next_run_at)
+            SCHEDULES.update().where(SCHEDULES.c.id == schedule_id).values(**values)
         )
         return int(result.rowcount)
 

@@ -3,7 +3,8 @@
 ``claim_tick`` is the write transaction described in ``worker.schedule.scheduler``: re-read the
 schedule row (gone, disabled or changed means "stale"), insert the ``(schedule_id, tick_at)``
 row whose primary key lets one replica fire the tick, then skip the tick while the previous
-scan is not terminal, or create the QUEUED job.
+scan is not terminal, or count its outcome (``worker.schedule.failures``: a last failure
+pauses the schedule instead) and create the QUEUED job.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from statemachine.states import TERMINAL, State
 from statemachine.transitions import create_job
 from worker.errors import UsageError
 from worker.schedule.cron import Cron
+from worker.schedule.failures import DEFAULT_MAX_FAILURES, Counted, Outcome, count_outcome
 from worker.store.models import JOBS, SCHEDULES, TICKS
 from worker.submit.batch import new_job_id
 from worker.urls import url_host, validate_url
 
-#: What became of one tick in one replica.
-TickOutcome = Literal["submitted", "skipped", "lost", "stale", "failed"]
+#: What became of one tick in one replica (``paused``: the previous scan was the last failure
+#: the schedule may have, see ``worker.schedule.failures``).
+TickOutcome = Literal["submitted", "skipped", "lost", "stale", "failed", "paused"]
 
 
 def schedule_problem(*, cron: str, url: str) -> str | None:
@@ -55,6 +58,8 @@ class Tick:
     outcome: TickOutcome
     job_id: str | None = None
     priority: str = "normal"
+    #: The previous scan's outcome, when this tick counted it.
+    counted: Counted | None = None
 
 
 def claim_tick(
@@ -66,8 +71,10 @@ def claim_tick(
     actor: str,
     max_attempts: int,
     now: datetime,
+    max_failures: int = DEFAULT_MAX_FAILURES,
 ) -> Tick:
     """Try to fire one tick, in the caller's write transaction; say what became of it."""
+    counted: Counted | None = None
 
     def result(outcome: TickOutcome, job_id: str | None = None, priority: str = "normal") -> Tick:
         return Tick(
@@ -76,6 +83,7 @@ def claim_tick(
             outcome=outcome,
             job_id=job_id,
             priority=priority,
+            counted=counted,
         )
 
     row = (
@@ -98,9 +106,26 @@ def claim_tick(
         return result("lost")
     previous = None
     if row["last_job_id"] is not None:
-        previous = connection.execute(
-            sa.select(JOBS.c.state).where(JOBS.c.id == row["last_job_id"])
-        ).scalar_one_or_none()
+        last = connection.execute(
+            sa.select(JOBS.c.state, JOBS.c.error_code).where(JOBS.c.id == row["last_job_id"])
+        ).first()
+        previous = None if last is None else last.state
+        if last is not None and State(last.state) in TERMINAL:
+            if row["counted_job_id"] != row["last_job_id"]:
+                counted = count_outcome(
+                    connection,
+                    Outcome(
+                        schedule_id=plan.schedule_id,
+                        job_id=row["last_job_id"],
+                        state=State(last.state),
+                        error_code=last.error_code,
+                        failures=row["consecutive_failures"],
+                    ),
+                    max_failures=max_failures,
+                    now=now,
+                )
+            if counted is not None and counted.paused:
+                return result("paused")
     tick_row = {
         "schedule_id": plan.schedule_id,
         "tick_at": tick_at,

@@ -1,4 +1,5 @@
-"""The worker's tables: results, URL validators, schedules and their ticks, run records, API keys.
+"""The worker's tables: results, URL validators, schedules and their ticks, run records, API
+keys, and the trees of child scans.
 
 The job and audit tables belong to the state machine (``statemachine.tables``) and are
 re-exported here with the rest, so that one import names every table scanbox has.
@@ -93,6 +94,14 @@ class Schedule(SQLModel, table=True):
     skipped_ticks: int = 0
     #: Why the schedulers skip this schedule (an invalid cron expression), until it is fixed.
     error: str | None = None
+    #: Scans in a row that ended FAILED, TIMED_OUT or DISCARDED; a COMPLETED one resets it.
+    consecutive_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: The latest scan counted in ``consecutive_failures`` (each is counted once).
+    counted_job_id: str | None = Field(default=None, max_length=32)
+    #: When the schedule was paused for failing ``SCHEDULE_MAX_FAILURES`` times in a row (it
+    #: is then inactive), and why; ``schedule enable`` clears both.
+    paused_at: datetime | None = timestamp()
+    pause_reason: str | None = None
 
 
 class ScheduleTick(SQLModel, table=True):
@@ -159,6 +168,49 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = timestamp()
 
 
+class ScanLineage(SQLModel, table=True):
+    """Where a job stands in a tree of child scans: its parent, its depth, how far it may go.
+
+    Only jobs of a tree have a row: one submitted with ``--depth`` above 0 (its root, without
+    a parent), and every child job made for a scan of the tree.
+    """
+
+    __tablename__ = "scan_lineage"
+
+    job_id: str = Field(primary_key=True, max_length=32)
+    #: The job whose scan made this one; ``None`` for the job submitted with ``--depth``.
+    parent_id: str | None = Field(default=None, index=True, max_length=32)
+    #: Levels below the submitted job (which is at 0).
+    depth: int = 0
+    #: The deepest level of the tree: a job at this depth makes no children.
+    max_depth: int = 0
+    #: Most children each scan of the tree makes (new jobs and links to existing ones).
+    max_children: int = 0
+    created_at: datetime = timestamp(nullable=False)
+
+
+class ScanChild(SQLModel, table=True):
+    """One thing a completed scan led to, and the job that scans it.
+
+    The job was made for this parent (``created``), or it existed already and is linked
+    instead: scanned within the deduplication window, or an ancestor of the parent.
+    """
+
+    __tablename__ = "scan_children"
+
+    parent_id: str = Field(primary_key=True, max_length=32)
+    job_id: str = Field(primary_key=True, index=True, max_length=32)
+    #: The URL the parent's scan led to.
+    url: str
+    #: What led there: ``redirect``, ``form`` or ``link``.
+    via: str = Field(max_length=16)
+    #: Whether ``job_id`` was made for this parent (else it is a link to a job that existed).
+    created: bool
+    #: Order among the parent's children, from 0.
+    position: int
+    created_at: datetime = timestamp(nullable=False)
+
+
 #: Typed tables, for statements built by hand.
 RESULTS = table_of(ScanResult)
 VALIDATORS = table_of(UrlValidators)
@@ -166,11 +218,15 @@ SCHEDULES = table_of(Schedule)
 TICKS = table_of(ScheduleTick)
 RUNS = table_of(RunRecord)
 API_KEYS = table_of(ApiKey)
+LINEAGE = table_of(ScanLineage)
+CHILDREN = table_of(ScanChild)
 
 __all__ = [
     "API_KEYS",
     "AUDIT",
+    "CHILDREN",
     "JOBS",
+    "LINEAGE",
     "RESULTS",
     "RUNS",
     "SCHEDULES",
@@ -179,7 +235,9 @@ __all__ = [
     "ApiKey",
     "AuditLog",
     "RunRecord",
+    "ScanChild",
     "ScanJob",
+    "ScanLineage",
     "ScanResult",
     "Schedule",
     "ScheduleTick",

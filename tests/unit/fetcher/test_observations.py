@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from fetcher.body import Body
+from fetcher.bounds import MAX_LIST_ITEMS
 from fetcher.content import content_disposition, media_type, refresh_target, select_headers
 from fetcher.html import parse_page
 from fetcher.observations import analyse, host_facts
@@ -176,7 +177,37 @@ def test_links_count_all_and_list_other_hosts() -> None:
         '<a href="mailto:x@y.test">mail</a><a name="anchor">no href</a>'
     )
 
-    assert observations["links"] == {"count": 6, "external_hosts": ["a.test", "b.test"]}
+    assert observations["links"] == {
+        "count": 6,
+        "external_hosts": ["a.test", "b.test"],
+        "targets": ["https://B.test/", "http://a.test/"],
+    }
+
+
+def test_link_targets_are_the_first_link_to_each_other_origin() -> None:
+    observations = observe(
+        '<a href="https://shop.example.test/self">self</a>'
+        '<a href="http://shop.example.test/plain">other scheme</a>'
+        '<a href="https://shop.example.test:8443/port">other port</a>'
+        '<a href="https://shop.example.test:8443/again">same origin again</a>'
+        '<a href="javascript:alert(1)">script</a><a href="HTTPS://Other.test:443/X">x</a>'
+    )
+
+    assert observations["links"]["targets"] == [
+        "http://shop.example.test/plain",
+        "https://shop.example.test:8443/port",
+        "https://Other.test:443/X",
+    ]
+    # Other ports of the page's own host are other origins, not other hosts.
+    assert observations["links"]["external_hosts"] == ["other.test"]
+
+
+def test_link_targets_are_bounded() -> None:
+    links = "".join(f'<a href="http://h{number}.test/">x</a>' for number in range(80))
+
+    targets = observe(links)["links"]["targets"]
+
+    assert targets == [f"http://h{number}.test/" for number in range(MAX_LIST_ITEMS)]
 
 
 def test_the_title_has_its_whitespace_collapsed() -> None:
