@@ -25,11 +25,13 @@ The low packages, which never import each other or anything above them:
 
 A job's path, then what runs beside it:
 
-- :mod:`worker.submit`: validate, deduplicate, store QUEUED rows, dispatch; child scans
+- :mod:`worker.submit`: validate, deduplicate, store QUEUED rows, dispatch; child scans; the
+  submit stream's entries turned into jobs
 - :mod:`worker.scan`: one attempt: the host gate, claim, lease, container, the writes of a
   successful attempt (with its child scans, made through ``submit``), the outcome of a failed
   one (retry, fail, time out), conditional re-scans
 - :mod:`worker.telemetry`: run records, Prometheus metrics, counting each attempt
+- :mod:`worker.webhooks`: completion webhooks from the outbox, signed, through the egress proxy
 - :mod:`worker.schedule`: cron schedules, their ticks, the scheduler loop
 - :mod:`worker.ops`: the reaper, the reconciler, housekeeping, maintenance
 - :mod:`worker.app`: wiring: clients and parts built from the settings, the worker processes,
@@ -61,14 +63,17 @@ LAYERS: dict[str, frozenset[str]] = {
     "urls": frozenset({"errors"}),
     "task": frozenset(),
     **{package: FOUNDATION for package in LOW},
-    "settings": FOUNDATION | {"queue"},
+    "settings": FOUNDATION | {"queue", "webhooks"},
     "submit": FOUNDATION | {"store", "queue"},
     "scan": FOUNDATION | LOW | {"submit"},
     "telemetry": FOUNDATION | {"store", "containers"},
+    "webhooks": FOUNDATION | {"store", "egress"},
     "schedule": FOUNDATION | {"store", "queue", "submit", "telemetry"},
     "documents": FOUNDATION | {"store", "telemetry"},
     "ops": FOUNDATION | {"store", "queue", "containers", "scan", "telemetry"},
-    "app": FOUNDATION | LOW | {"settings", "submit", "scan", "telemetry", "schedule", "ops"},
+    "app": FOUNDATION
+    | LOW
+    | {"settings", "submit", "scan", "telemetry", "schedule", "ops", "webhooks"},
     "bench": FOUNDATION | LOW | {"settings", "submit", "scan", "app"},
     "api": FOUNDATION | LOW | {"settings", "submit", "telemetry", "documents", "app"},
     "cli": FOUNDATION
@@ -84,6 +89,7 @@ LAYERS: dict[str, frozenset[str]] = {
         "bench",
         "documents",
         "api",
+        "webhooks",
     },
     "__main__": frozenset({"cli"}),
 }

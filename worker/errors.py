@@ -6,6 +6,7 @@ The tree::
     ├── UsageError                    bad input from a person or program (CLI exit status 2)
     │   ├── InvalidURL                a URL that can't be submitted
     │   ├── UnknownJob                no job with that id
+    │   ├── UnknownRequest            no submission with that request id
     │   ├── UnknownSchedule           no schedule with that id
     │   ├── InvalidCron               a cron expression scanbox can't use
     │   └── ConfigurationError        a setting that can't be used
@@ -65,6 +66,14 @@ class UnknownJob(UsageError):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"no scan job with id {job_id[:100]!r}")
         self.job_id = job_id
+
+
+class UnknownRequest(UsageError):
+    """No submission was made with this request id."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"no submission with request id {request_id[:200]!r}")
+        self.request_id = request_id
 
 
 class UnknownSchedule(UsageError):

@@ -114,7 +114,18 @@ def normalise_url(url: str) -> str:
     dropped, since it never reaches the server. The query keeps its order: servers may care.
     Raises ``InvalidURL`` for a URL ``validate_url`` refuses.
     """
-    parts = urlsplit(validate_url(url))
+    return _normalised(validate_url(url))
+
+
+def checked_url(url: str) -> tuple[str, str]:
+    """``validate_url(url)`` and its normalised form, checking the URL once."""
+    candidate = validate_url(url)
+    return candidate, _normalised(candidate)
+
+
+def _normalised(candidate: str) -> str:
+    """The normal form of a URL ``validate_url`` returned."""
+    parts = urlsplit(candidate)
     scheme = parts.scheme.lower()
     host = _normalise_host(parts.hostname or "")
     netloc = f"[{host}]" if ":" in host else host

@@ -275,8 +275,15 @@ def test_the_failures_revision_keeps_every_schedule_with_nothing_counted(
 
     commands.upgrade(db, target=revision)
 
-    stored = get_schedule(db, "s1")
-    assert (stored.url, stored.cron, stored.active, stored.priority) == (
+    with db.engine.connect() as connection:
+        stored = connection.execute(
+            sa.text(
+                "SELECT url, cron, active, priority, last_job_id, skipped_ticks,"
+                " consecutive_failures, counted_job_id, paused_at, pause_reason"
+                " FROM schedules WHERE id = 's1'"
+            )
+        ).one()
+    assert (stored.url, stored.cron, bool(stored.active), stored.priority) == (
         URL,
         "*/5 * * * *",
         True,

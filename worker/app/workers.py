@@ -7,7 +7,9 @@ whose RQ loop ends on an error (Redis gone, say) starts a new one after a pause;
 good on a signal, when a ``--burst`` drain is done, or when the ``--max-jobs`` budget that all
 the processes share is spent (``worker.app.drain``). Each process keeps a run record
 (``worker.telemetry.instrument``) and a heartbeat in Redis (``worker.queue.liveness``), and
-serves metrics when ``METRICS_PORT`` is set.
+serves metrics when ``METRICS_PORT`` is set. Beside its scans each process reads the submit
+stream (``worker.app.intake``) and delivers the webhook outbox (``worker.app.webhooks``), each
+on a thread of its own.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from rq.serializers import JSONSerializer
 from worker import task
 from worker.app.database import open_database
 from worker.app.drain import BudgetedWorker, JobBudget
+from worker.app.intake import IntakeThread, build_intake
 from worker.app.services import (
     build_reaper,
     build_scanner,
@@ -42,7 +45,9 @@ from worker.app.services import (
     open_docker,
     open_redis,
 )
+from worker.app.webhooks import WebhookService
 from worker.clock import utcnow
+from worker.egress.errors import EgressError
 from worker.logs import configure_logging, get_logger
 from worker.ops.housekeeping import Housekeeper
 from worker.queue.dispatch import queue_names
@@ -159,6 +164,16 @@ def run_worker_process(
         for name in queue_names(settings.queue_name)
     ]
     housekeeper.start()
+    intake = None
+    if settings.submit_stream:
+        intake = IntakeThread(build_intake(settings, db=db, redis=redis_client, consumer=worker_id))
+        intake.start()
+    webhooks = WebhookService(settings, db=db)
+    try:
+        webhooks.start()
+    except EgressError as error:
+        # Scans go on; the outbox waits for a worker process that can deliver it.
+        log.error("webhooks_not_delivered", error=str(error))
     log.info("worker_started", queues=[queue.name for queue in queues], burst=burst)
     done = 0
     pause = 0.5
@@ -197,6 +212,9 @@ def run_worker_process(
             pause = min(pause * 2, MAX_RESTART_PAUSE_S)
     finally:
         housekeeper.stop()
+        if intake is not None:
+            intake.stop()
+        webhooks.stop()
         task.install(None)
         scanner.runner.close()
         beating.stop()

@@ -1,6 +1,9 @@
 """The ``scanbox`` command line: one module per group of commands.
 
 - :mod:`worker.cli.jobs`: ``submit``, ``wait``, ``status``, ``list``, ``show``
+  (:mod:`worker.cli.submitting` and :mod:`worker.cli.submit_lines` do the submitting)
+- :mod:`worker.cli.scanning`: ``scan`` (one scan now, nothing stored)
+- :mod:`worker.cli.producers`: ``intake``, ``webhooks list|retry``
 - :mod:`worker.cli.workers`: ``worker``, ``reap``, ``reconcile``, ``maintenance``
 - :mod:`worker.cli.schedules`: ``schedule add|list|enable|disable|remove``, ``scheduler``
 - :mod:`worker.cli.stats`: ``stats``; :mod:`worker.cli.images`: ``image build``;
@@ -16,10 +19,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from worker.cli import api, bench, db, images, jobs, schedules, stats, workers
+from worker.cli import (
+    api,
+    bench,
+    db,
+    images,
+    jobs,
+    producers,
+    scanning,
+    schedules,
+    stats,
+    workers,
+)
 from worker.cli.base import app
 
-__all__ = ["api", "app", "bench", "db", "images", "jobs", "main", "schedules", "stats", "workers"]
+__all__ = [
+    "api",
+    "app",
+    "bench",
+    "db",
+    "images",
+    "jobs",
+    "main",
+    "producers",
+    "scanning",
+    "schedules",
+    "stats",
+    "workers",
+]
 
 
 def main(argv: list[str] | None = None) -> None:

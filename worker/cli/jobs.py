@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,10 +14,11 @@ from worker.cli.base import (
     JsonOption,
     app,
     errors_reported,
+    fail,
     load_settings,
     stdout,
 )
-from worker.cli.terminal import safe, text
+from worker.cli.terminal import text
 
 if TYPE_CHECKING:
     from worker.store.database import Database
@@ -24,8 +26,21 @@ if TYPE_CHECKING:
 
 @app.command()
 def submit(
-    urls: Annotated[list[str], typer.Argument(help="URLs to scan (http or https).")],
+    urls: Annotated[
+        list[str] | None,
+        typer.Argument(help="URLs to scan (http or https); - reads them from stdin, one a line."),
+    ] = None,
     *,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-file",
+            help="Read the URLs from this file, one a line.",
+            dir_okay=False,
+            exists=True,
+            readable=True,
+        ),
+    ] = None,
     priority: Annotated[str, typer.Option(help="Queue priority: high, normal or low.")] = "normal",
     wait: Annotated[
         bool, typer.Option("--wait", help="Block until every job is terminal.")
@@ -53,48 +68,79 @@ def submit(
             "[default: CHILD_SCANS_DEFAULT; at most CHILD_SCANS_MAX]."
         ),
     ] = None,
+    callback_url: Annotated[
+        str | None,
+        typer.Option(
+            "--callback-url",
+            help="POST each job's terminal state here, signed [default: WEBHOOK_URL].",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Check and deduplicate, say what would be created, write nothing."
+        ),
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option(help="With - or --from-file: URLs stored per transaction.", min=1)
+    ] = 1000,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid",
+            help="With - or --from-file: name a bad line on stderr and go on without it.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Submit URLs for scanning; print one job id per line (an earlier job for a repeat)."""
-    from datetime import timedelta
+    """Submit URLs for scanning; print one job id per line (an earlier job for a repeat).
 
-    from worker.app.database import open_database
-    from worker.app.services import child_limits, dispatcher, open_redis
-    from worker.cli import views
-    from worker.submit.batch import submit_batch
+    With - or --from-file the URLs are read one a line (blank lines and lines starting with
+    # are skipped) and stored a batch at a time as they are read, so a list of any length
+    fits in memory. Every URL of a batch is checked before the batch is stored: a bad line
+    stops the command with exit status 2 and its line number, after the batches before it
+    were stored and before anything of its own batch is (--skip-invalid names it and goes
+    on). A progress display is shown on a terminal, and a summary line on stderr at the end.
+    """
+    from worker.cli import submitting
 
     settings = load_settings()
+    streamed = from_file is not None or urls == ["-"]
+    if streamed and urls and from_file is not None:
+        fail("give URLs, - or --from-file, not more than one of them")
+    if not streamed and not urls:
+        fail("no URLs: give them as arguments, - for stdin, or --from-file FILE")
+    if not streamed and "-" in (urls or []):
+        fail("- reads URLs from stdin and can't be mixed with URLs")
+    if streamed and wait:
+        fail("--wait needs the URLs as arguments")
+    options = submitting.SubmitOptions(
+        priority=priority,
+        force=force,
+        callback_url=callback_url,
+        dry_run=dry_run,
+        json_output=json_output,
+        batch_size=batch_size,
+        skip_invalid=skip_invalid,
+        depth=depth,
+        max_children=max_children,
+    )
     with errors_reported():
-        db = open_database(settings)
-        submissions = submit_batch(
-            urls,
-            db=db,
-            dispatcher=dispatcher(settings, open_redis(settings)),
-            priority=priority,
-            max_attempts=settings.max_attempts,
-            dedup_window=timedelta(milliseconds=0 if force else settings.dedup_window_ms),
-            max_queued=settings.max_queued_jobs,
-            depth=depth,
-            max_children=max_children,
-            child_limits=child_limits(settings),
-        )
-        for item in submissions:
-            if item.duplicate:
-                sys.stderr.write(
-                    f"scanbox: {safe(item.url)} is already job {item.job_id} "
-                    f"({item.state.value}); --force submits it again\n"
-                )
-        job_ids = [item.job_id for item in submissions]
-        if not wait:
-            for item in submissions:
-                if json_output:
-                    views.print_json(
-                        {"id": item.job_id, "state": item.state.value, "duplicate": item.duplicate}
-                    )
-                else:
-                    stdout.print(text(item.job_id))
+        if not streamed:
+            job_ids = submitting.submit_arguments(settings, urls or [], options)
+            if wait and job_ids is not None:
+                from worker.app.database import open_database
+
+                _wait_and_print(
+                    open_database(settings), job_ids, timeout_s=wait_timeout,
+                    json_output=json_output,
+                )  # fmt: skip
             return
-        _wait_and_print(db, job_ids, timeout_s=wait_timeout, json_output=json_output)
+        if from_file is not None:
+            with from_file.open(encoding="utf-8", errors="replace", newline=None) as stream:
+                submitting.submit_stream(settings, stream, options)
+        else:
+            submitting.submit_stream(settings, sys.stdin, options)
 
 
 def _wait_and_print(
@@ -134,19 +180,41 @@ def wait(
 
 
 @app.command()
-def status(job_id: str, json_output: JsonOption = False) -> None:
+def status(
+    job_id: Annotated[str | None, typer.Argument(help="The job.")] = None,
+    *,
+    request_id: Annotated[
+        str | None,
+        typer.Option(
+            "--request-id",
+            help="The job of the submission with this request id (a stream entry's own id, "
+            "if its producer gave none).",
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
     """Show one job's state."""
     from worker.app.database import open_database
     from worker.cli import views
     from worker.store import queries
 
+    if (job_id is None) == (request_id is None):
+        fail("give a job id or --request-id, one of them")
     settings = load_settings()
     with errors_reported():
         db = open_database(settings)
+        if request_id is not None:
+            from worker.store.requests import job_of_request
+
+            job_id = job_of_request(db, request_id)
+        assert job_id is not None
         job = queries.get_job(db, job_id)
         result = queries.get_result(db, job_id)
         if json_output:
-            views.print_json(views.job_dict(job, result))
+            data = views.job_dict(job, result)
+            if request_id is not None:
+                data["request_id"] = request_id
+            views.print_json(data)
             return
         stdout.print(views.status_line(job))
         if result is not None:

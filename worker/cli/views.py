@@ -116,11 +116,13 @@ def _facts(job: ScanJob, result: ScanResult | None, previous: ScanResult | None)
 def job_panel(
     job: ScanJob,
     result: ScanResult | None,
-    audit: list[AuditLog],
+    audit: list[AuditLog] | None,
     *,
     previous: ScanResult | None = None,
+    title: str = "scan",
 ) -> Panel:
-    """Everything about one job, for ``show`` (``previous``: what a 304 result points to)."""
+    """Everything about one job, for ``show`` (``previous``: what a 304 result points to);
+    ``audit`` ``None`` leaves the audit trail out (a scan that was never stored has none)."""
     parts: list[Any] = [_facts(job, result, previous)]
     if result is not None and result.reasons:
         reasons = Table(box=None, header_style="bold", title="why", title_justify="left")
@@ -133,19 +135,20 @@ def job_panel(
                 text(reason.get("message", "")),
             )
         parts.append(reasons)
-    trail = Table(box=None, header_style="bold", title="audit trail", title_justify="left")
-    for column in ("AT", "FROM", "TO", "VERSION", "ACTOR"):
-        trail.add_column(column, no_wrap=True)
-    for row in audit:
-        trail.add_row(
-            iso(row.at) or "",
-            row.from_state or "-",
-            state_text(row.to_state),
-            str(row.version),
-            text(row.actor),
-        )
-    parts.append(trail)
-    return Panel(Group(*parts), title="scan", expand=False)
+    if audit is not None:
+        trail = Table(box=None, header_style="bold", title="audit trail", title_justify="left")
+        for column in ("AT", "FROM", "TO", "VERSION", "ACTOR"):
+            trail.add_column(column, no_wrap=True)
+        for row in audit:
+            trail.add_row(
+                iso(row.at) or "",
+                row.from_state or "-",
+                state_text(row.to_state),
+                str(row.version),
+                text(row.actor),
+            )
+        parts.append(trail)
+    return Panel(Group(*parts), title=title, expand=False)
 
 
 def schedules_table(schedules: list[Schedule]) -> Group:

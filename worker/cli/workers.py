@@ -30,6 +30,7 @@ def worker(
     most N queued jobs (or until the queues are empty), then exit. Watch a long drain's
     progress with `scanbox stats --watch`.
     """
+    from worker.app.callbacks import default_callback
     from worker.app.database import open_database
     from worker.app.workers import WorkerOptions, run_workers
     from worker.cli import views
@@ -42,6 +43,7 @@ def worker(
         db = open_database(settings)
         db.create_schema()
         db.dispose()
+        default_callback(settings)
         weakened = settings.sandbox_weakenings()
         if weakened:
             # One line, in the log's own format (JSON by default), like every line on stderr.

@@ -216,6 +216,11 @@ class EgressProxy:
         session.tasks.add(task)
         try:
             await self._handler.serve(session, reader, writer)
+        except asyncio.CancelledError:
+            # Cut by the session's end (the record is kept already). The task ends normally:
+            # Python 3.11's stream callback asks a finished task for its exception, which
+            # raises for a cancelled one and logs a traceback for every connection cut.
+            pass
         finally:
             session.tasks.discard(task)
 

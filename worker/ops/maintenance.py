@@ -2,9 +2,9 @@
 
 What retention deletes, and why: a *terminal* job whose ``finished_at`` is older than the
 cutoff is deleted whole (its ``scan_jobs`` row, its result, every one of its audit rows, its
-lineage and the child rows it is in) in one transaction per batch. A job that remains
-therefore always has its complete audit trail, and no result outlives its job. Jobs that are
-not terminal are never touched, however old.
+lineage, the child rows it is in, its producers' requests and its webhook deliveries) in one
+transaction per batch. A job that remains therefore always has its complete audit trail, and
+no result outlives its job. Jobs that are not terminal are never touched, however old.
 Neither is a job whose result holds content that something kept still points to: the URL's
 stored validators (``url_validators.result_id``) or a not-modified result
 (``previous_result_id``) of a kept job; it goes at a later run, once nothing points to it.
@@ -33,7 +33,9 @@ from worker.store.database import Database
 from worker.store.lineage import forget
 from worker.store.models import (
     AUDIT,
+    DELIVERIES,
     JOBS,
+    REQUESTS,
     RESULTS,
     RUNS,
     TICKS,
@@ -104,6 +106,8 @@ def apply_retention(
         results = connection.execute(sa.delete(RESULTS).where(RESULTS.c.job_id.in_(ids)))
         audit = connection.execute(sa.delete(AUDIT).where(AUDIT.c.job_id.in_(ids)))
         report.lineage_rows_deleted += sum(forget(connection, ids))
+        connection.execute(sa.delete(REQUESTS).where(REQUESTS.c.job_id.in_(ids)))
+        connection.execute(sa.delete(DELIVERIES).where(DELIVERIES.c.job_id.in_(ids)))
         jobs = connection.execute(sa.delete(JOBS).where(JOBS.c.id.in_(ids)))
         report.results_deleted += results.rowcount
         report.audit_rows_deleted += audit.rowcount

@@ -4,7 +4,7 @@ This is the one place that turns a ``ScanError`` into a state: transient errors 
 QUEUED with backoff while attempts remain (then DISCARDED), timeouts become TIMED_OUT (or are
 retried when ``retry_timeouts`` is on), everything else FAILS at once. A scan cut short by its
 worker's shutdown goes back to QUEUED at once whatever its attempt: stopping a worker must not
-discard jobs.
+discard jobs. A terminal move writes the job's webhook deliveries in its own transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from statemachine.states import State
+from statemachine.states import TERMINAL, State
 from statemachine.transitions import transition
 from worker.errors import ScanError, ScanTimedOut, TransientScanError
 from worker.logs import get_logger
@@ -23,6 +23,7 @@ from worker.queue.dispatch import Dispatcher
 from worker.scan.backoff import Backoff
 from worker.scan.claim import Claim
 from worker.store.database import Database
+from worker.store.outbox import queue_webhooks
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +82,7 @@ def settle(
         changes.update(available_at=now + timedelta(seconds=delay), lease_expires_at=None)
 
     def write(connection: Connection) -> int | None:
-        return transition(
+        moved = transition(
             connection,
             job_id=claim.job_id,
             source=source,
@@ -92,6 +93,9 @@ def settle(
             changes=changes,
             detail={"attempt": claim.attempt, "error": code},
         )
+        if moved is not None and target in TERMINAL:
+            queue_webhooks(connection, job_id=claim.job_id, now=now)
+        return moved
 
     log = get_logger(job_id=claim.job_id, attempt=claim.attempt, worker=actor, state=target.value)
     if db.run_write(write) is None:

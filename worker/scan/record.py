@@ -3,9 +3,9 @@
 Each is one transaction through ``statemachine.transitions.transition``; a ``None`` or
 ``False`` answer means another writer moved the job first (its lease was taken back), and then
 nothing was written. The COMPLETED move stores the result row, the URL's validators for a
-conditional re-scan and the job's child jobs (``worker.submit.children``) in the same
-transaction. (The claim is ``worker.scan.claim``; a failed
-attempt is settled by ``worker.scan.outcome``.)
+conditional re-scan, the job's child jobs (``worker.submit.children``) and its webhook
+deliveries (``worker.store.outbox``) in the same transaction. (The claim is
+``worker.scan.claim``; a failed attempt is settled by ``worker.scan.outcome``.)
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from worker.scan.claim import Claim
 from worker.scan.conditional import Previous, remember, result_columns
 from worker.scan.leads import leads_of
 from worker.store.database import Database
+from worker.store.outbox import queue_webhooks
 from worker.store.results import insert_result, search_columns
 from worker.submit.children import ChildScans, Spawned
 
@@ -161,6 +162,7 @@ def complete(
                 previous=previous,
                 now=now,
             )
+        queue_webhooks(connection, job_id=claim.job_id, now=now)
         if children is None:
             return Spawned()
         return children.spawn(

@@ -1,33 +1,45 @@
-"""Submitting URLs: validate every one, store the QUEUED rows, then wake the workers.
+"""Submitting URLs: check every one, store the QUEUED rows, then wake the workers.
 
 With a deduplication window, a URL whose normalised form was submitted within the window
 returns the job already made for it (unless that job FAILED, TIMED_OUT or was DISCARDED)
-instead of a new one; so does a repeat of a URL inside one batch.
+instead of a new one; so does a repeat of a URL inside one batch. A request id seen before
+returns the job its first submission made (``worker.submit.plan``). A request with a callback
+URL stores it with the job; folded into a job that is already terminal, it gets its webhook
+at once (``worker.store.outbox``). With ``max_queued`` (``MAX_QUEUED_JOBS``; 0: no limit), a
+batch whose new jobs would put more than that many jobs in QUEUED raises ``QueueFull`` and
+stores nothing (``worker.submit.backpressure``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from statemachine.states import State
+from statemachine.states import TERMINAL, State
 from statemachine.transitions import NewJob, create_jobs
 from worker.clock import Clock, utcnow
 from worker.errors import UsageError
 from worker.queue.dispatch import PRIORITIES, Dispatcher
 from worker.store.database import Database
 from worker.store.lineage import insert_lineage
+from worker.store.models import JOBS
+from worker.store.outbox import queue_webhooks
+from worker.store.requests import Callback, NewRequest, insert_requests
 from worker.submit.backpressure import check_room
-from worker.submit.children import DEFAULT_LIMITS, ChildLimits, recent_trees, root_lineages
-from worker.submit.dedup import ExistingJob, recent_jobs
+from worker.submit.callbacks import CallbackRules
+from worker.submit.children import DEFAULT_LIMITS, ChildLimits, root_lineages
 from worker.submit.ids import new_job_id
-from worker.urls import normalise_url, url_host, validate_url
+from worker.submit.plan import Planned, Request, check_requests, plan_requests
+from worker.urls import url_host
 
 #: Actor name written in the audit row of a submission.
 SUBMIT_ACTOR = "submit"
+#: Times a batch is stored again after another writer stored one of its request ids first.
+REQUEST_ID_RACES = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,12 +49,34 @@ class Submission:
     job_id: str
     url: str
     state: State
-    #: The job already existed: the same normalised URL within the deduplication window.
+    #: The job already existed: the same normalised URL within the deduplication window, or
+    #: the same request id.
     duplicate: bool = False
+    #: The request id was stored before: nothing was stored for this submission now.
+    repeated: bool = False
+    request_id: str | None = None
 
 
-def submit_batch(
-    urls: Sequence[str],
+@dataclass(frozen=True, kw_only=True)
+class Preview:
+    """What submitting one URL would do (``--dry-run``): a new job, or an existing one."""
+
+    url: str
+    #: The existing job it would be folded into; ``None``: a new job (made for it, or for an
+    #: earlier URL of the batch it repeats).
+    job_id: str | None
+    state: State | None
+    duplicate: bool
+    repeated: bool
+
+
+def _check_priority(priority: str) -> None:
+    if priority not in PRIORITIES:
+        raise UsageError(f"unknown priority {priority!r} (use one of {', '.join(PRIORITIES)})")
+
+
+def submit_requests(
+    requests: Sequence[Request],
     *,
     db: Database,
     dispatcher: Dispatcher,
@@ -50,57 +84,45 @@ def submit_batch(
     max_attempts: int = 3,
     dedup_window: timedelta = timedelta(0),
     max_queued: int = 0,
+    callbacks: CallbackRules | None = None,
     depth: int = 0,
     max_children: int | None = None,
     child_limits: ChildLimits = DEFAULT_LIMITS,
     clock: Clock = utcnow,
 ) -> list[Submission]:
-    """Store one QUEUED job per new URL and dispatch them; return a submission per URL.
+    """Store one QUEUED job per new request and dispatch them; return a submission per request.
 
-    Every URL is validated before anything is written: one bad URL raises ``InvalidURL`` and
-    nothing at all is stored. Rows are committed before dispatch, so a worker never wakes for a
-    row it can't see; if dispatch fails the rows stay QUEUED for the reconciler. A zero
-    ``dedup_window`` makes a new job for every URL. With ``max_queued`` (``MAX_QUEUED_JOBS``;
-    0: no limit), a batch whose new jobs would put more than that many jobs in QUEUED raises
-    ``QueueFull`` and stores nothing. With ``depth`` above 0 each new job is the root of a tree
+    Every request is checked before anything is written: one bad URL, callback or request id
+    raises (``InvalidURL``, ``UsageError``) and nothing at all is stored. Rows are committed
+    before dispatch, so a worker never wakes for a row it can't see; if dispatch fails the
+    rows stay QUEUED for the reconciler. A zero ``dedup_window`` makes a new job for every URL
+    (request ids still fold repeats). With ``depth`` above 0 each new job is the root of a tree
     of child scans (``worker.submit.children``), ``max_children`` per scan
-    (``child_limits.default_children`` if ``None``), and is folded only into an earlier job
-    that makes as many.
+    (``child_limits.default_children`` if ``None``), and is folded by URL only into an earlier
+    job that makes as many.
     """
-    if priority not in PRIORITIES:
-        raise UsageError(f"unknown priority {priority!r} (use one of {', '.join(PRIORITIES)})")
+    _check_priority(priority)
     children = child_limits.check(depth=depth, max_children=max_children)
-    checked = [(url, normalise_url(url)) for url in (validate_url(url) for url in urls)]
+    checked = check_requests(requests, callbacks=callbacks or CallbackRules())
     if not checked:
         return []
-    now = clock()
 
-    def store(connection: Connection) -> list[Submission]:
-        reusable: dict[str, ExistingJob] = {}
-        if dedup_window > timedelta(0):
-            keys = {key for _, key in checked}
-            since = now - dedup_window
-            reusable = (
-                recent_trees(connection, keys, since=since, depth=depth, max_children=children)
-                if depth > 0
-                else recent_jobs(connection, keys, since=since)
+    def store(connection: Connection) -> list[Planned]:
+        now = clock()
+        since = now - dedup_window if dedup_window > timedelta(0) else None
+        planned = plan_requests(
+            connection, checked, since=since, depth=depth, max_children=children
+        )
+        new_jobs = [
+            NewJob(
+                job_id=plan.job_id,
+                url=plan.request.url,
+                url_key=plan.request.url_key,
+                host=url_host(plan.request.url),
             )
-        submissions = []
-        new_jobs: list[NewJob] = []
-        for url, key in checked:
-            existing = reusable.get(key)
-            if existing is not None:
-                submissions.append(
-                    Submission(
-                        job_id=existing.job_id, url=url, state=existing.state, duplicate=True
-                    )
-                )
-                continue
-            job_id = new_job_id()
-            new_jobs.append(NewJob(job_id=job_id, url=url, url_key=key, host=url_host(url)))
-            submissions.append(Submission(job_id=job_id, url=url, state=State.QUEUED))
-            if dedup_window > timedelta(0):
-                reusable[key] = ExistingJob(job_id=job_id, state=State.QUEUED)
+            for plan in planned
+            if plan.new
+        ]
         check_room(connection, new_jobs=len(new_jobs), limit=max_queued)
         create_jobs(
             connection,
@@ -112,13 +134,151 @@ def submit_batch(
         )
         roots = root_lineages([job.job_id for job in new_jobs], depth=depth, max_children=children)
         insert_lineage(connection, roots, now=now)
-        return submissions
+        insert_requests(
+            connection,
+            [
+                NewRequest(
+                    job_id=plan.job_id,
+                    request_id=plan.request.request_id,
+                    callback_url=plan.request.callback_url,
+                    entry_id=plan.request.entry_id,
+                )
+                for plan in planned
+                if not plan.repeated
+                and (plan.request.request_id is not None or plan.request.callback_url)
+            ],
+            now=now,
+        )
+        for plan in planned:
+            if plan.new or plan.repeated or plan.request.callback_url is None:
+                continue
+            _call_back_if_terminal(connection, plan, now=now)
+        return planned
 
-    submissions = db.run_write(store)
-    new = [submission.job_id for submission in submissions if not submission.duplicate]
+    planned = _store(db, store, retry=any(item.request_id for item in checked))
+    new = [plan.job_id for plan in planned if plan.new]
     if new:
         dispatcher.dispatch(new, priority=priority)
-    return submissions
+    return [
+        Submission(
+            job_id=plan.job_id,
+            url=plan.request.url,
+            state=plan.state,
+            duplicate=not plan.new,
+            repeated=plan.repeated,
+            request_id=plan.request.request_id,
+        )
+        for plan in planned
+    ]
+
+
+def _store(
+    db: Database, store: Callable[[Connection], list[Planned]], *, retry: bool
+) -> list[Planned]:
+    """Run ``store`` in a write transaction; again if a request id was stored meanwhile.
+
+    Two writers may both find a request id new and both insert it: the unique constraint
+    lets one commit, and the other's next run finds the id stored and folds into its job.
+    """
+    for attempt in range(REQUEST_ID_RACES):
+        try:
+            return db.run_write(store)
+        except sa.exc.IntegrityError:
+            if not retry or attempt == REQUEST_ID_RACES - 1:
+                raise
+    raise AssertionError("unreachable: the last race re-raises")
+
+
+def _call_back_if_terminal(connection: Connection, plan: Planned, *, now: datetime) -> None:
+    """Queue the webhook of a request folded into a job that is terminal already.
+
+    The job's row is read under a row lock (PostgreSQL; SQLite's write transactions are
+    serial already), so a worker's terminal move either committed before this read, and its
+    webhook is queued here, or waits for this transaction and then sees this request.
+    """
+    state = connection.execute(
+        sa.select(JOBS.c.state).where(JOBS.c.id == plan.job_id).with_for_update()
+    ).scalar_one()
+    if State(state) not in TERMINAL:
+        return
+    assert plan.request.callback_url is not None
+    queue_webhooks(
+        connection,
+        job_id=plan.job_id,
+        now=now,
+        callbacks=[Callback(request_id=plan.request.request_id, url=plan.request.callback_url)],
+    )
+
+
+def preview_requests(
+    requests: Sequence[Request],
+    *,
+    db: Database,
+    dedup_window: timedelta = timedelta(0),
+    callbacks: CallbackRules | None = None,
+    depth: int = 0,
+    max_children: int | None = None,
+    child_limits: ChildLimits = DEFAULT_LIMITS,
+    clock: Clock = utcnow,
+) -> list[Preview]:
+    """What ``submit_requests`` would do with ``requests`` now; nothing is written.
+
+    Checks and deduplication are the same; the answer can change before a real submission.
+    """
+    children = child_limits.check(depth=depth, max_children=max_children)
+    checked = check_requests(requests, callbacks=callbacks or CallbackRules())
+    if not checked:
+        return []
+    now = clock()
+    since = now - dedup_window if dedup_window > timedelta(0) else None
+    with db.read() as session:
+        planned = plan_requests(
+            session.connection(), checked, since=since, depth=depth, max_children=children
+        )
+    made = {plan.job_id for plan in planned if plan.new}
+    return [
+        Preview(
+            url=plan.request.url,
+            job_id=None if plan.job_id in made else plan.job_id,
+            state=None if plan.job_id in made else plan.state,
+            duplicate=not plan.new,
+            repeated=plan.repeated,
+        )
+        for plan in planned
+    ]
+
+
+def submit_batch(
+    urls: Sequence[str],
+    *,
+    db: Database,
+    dispatcher: Dispatcher,
+    priority: str = "normal",
+    max_attempts: int = 3,
+    dedup_window: timedelta = timedelta(0),
+    max_queued: int = 0,
+    callback_url: str | None = None,
+    callbacks: CallbackRules | None = None,
+    depth: int = 0,
+    max_children: int | None = None,
+    child_limits: ChildLimits = DEFAULT_LIMITS,
+    clock: Clock = utcnow,
+) -> list[Submission]:
+    """``submit_requests`` for plain URLs, each with ``callback_url`` if given."""
+    return submit_requests(
+        [Request(url=url, callback_url=callback_url) for url in urls],
+        db=db,
+        dispatcher=dispatcher,
+        priority=priority,
+        max_attempts=max_attempts,
+        dedup_window=dedup_window,
+        max_queued=max_queued,
+        callbacks=callbacks,
+        depth=depth,
+        max_children=max_children,
+        child_limits=child_limits,
+        clock=clock,
+    )
 
 
 def submit_urls(
@@ -130,12 +290,20 @@ def submit_urls(
     max_attempts: int = 3,
     dedup_window: timedelta = timedelta(0),
     max_queued: int = 0,
+    callback_url: str | None = None,
+    callbacks: CallbackRules | None = None,
     depth: int = 0,
     max_children: int | None = None,
     child_limits: ChildLimits = DEFAULT_LIMITS,
     clock: Clock = utcnow,
 ) -> list[str]:
-    """``submit_batch``, returning only the job ids, in the order of ``urls``."""
+    """``submit_batch``, returning only the job ids, in the order of ``urls``.
+
+    ``callback_url`` is where each job's terminal state is POSTed (a Python producer passes
+    ``WEBHOOK_URL`` itself, if it wants it); ``callbacks`` the address rules it is checked
+    against (``FETCHER_ALLOW_NETWORKS``, ``FETCHER_ALLOWED_PORTS``; none given: no private
+    address, the default ports).
+    """
     submissions = submit_batch(
         urls,
         db=db,
@@ -144,6 +312,8 @@ def submit_urls(
         max_attempts=max_attempts,
         dedup_window=dedup_window,
         max_queued=max_queued,
+        callback_url=callback_url,
+        callbacks=callbacks,
         depth=depth,
         max_children=max_children,
         child_limits=child_limits,
@@ -152,4 +322,14 @@ def submit_urls(
     return [submission.job_id for submission in submissions]
 
 
-__all__ = ["SUBMIT_ACTOR", "Submission", "new_job_id", "submit_batch", "submit_urls"]
+__all__ = [
+    "SUBMIT_ACTOR",
+    "Preview",
+    "Request",
+    "Submission",
+    "new_job_id",
+    "preview_requests",
+    "submit_batch",
+    "submit_requests",
+    "submit_urls",
+]

@@ -1,0 +1,110 @@
+"""``scanbox scan URL``: one scan now, in a fetcher container, printed and stored nowhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from worker.cli.base import EXIT_FAILURE, JsonOption, app, errors_reported, load_settings, stdout
+
+#: Appended to the deployment's name on a one-off scan's container, so that no worker's reaper
+#: takes it for an orphan of its own (its runner removes it on every path).
+ONE_OFF_DEPLOYMENT_SUFFIX = ".scan"
+
+
+@app.command()
+def scan(
+    url: Annotated[str, typer.Argument(help="The URL to scan (http or https).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Scan one URL now and print what was found; no database, no Redis, nothing stored.
+
+    The scan is the one a worker runs: a fetcher container under the same limits and options
+    (FETCHER_*, CONTAINER_*), the same checks of its output, the same rules and POLICY_FILE.
+    Exit status 1 when it did not complete.
+    """
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from statemachine.states import State
+    from worker.app.services import (
+        analysis_policy,
+        container_spec,
+        fetcher_args,
+        new_process_id,
+        open_docker,
+    )
+    from worker.cli import views
+    from worker.containers.runner import DockerRunner
+    from worker.scan.claim import Claim
+    from worker.scan.once import scan_once
+    from worker.scan.record import result_values
+    from worker.store.models import ScanJob, ScanResult
+
+    settings = load_settings()
+    with errors_reported():
+        client = open_docker()
+        try:
+            spec = replace(
+                container_spec(settings),
+                deployment=settings.deployment + ONE_OFF_DEPLOYMENT_SUFFIX,
+            )
+            outcome = scan_once(
+                url,
+                runner=DockerRunner(client=client, spec=spec),
+                fetch=fetcher_args(settings),
+                policy=analysis_policy(settings)(),
+                worker_id=f"scan.{new_process_id()}",
+            )
+        finally:
+            client.close()
+        now = datetime.now(UTC)
+        result = None
+        if outcome.run and outcome.report and outcome.judgement:
+            claim = Claim(
+                job_id=outcome.scan_id,
+                url=outcome.url,
+                attempt=1,
+                max_attempts=1,
+                priority="normal",
+                version=0,
+            )
+            result = ScanResult(
+                **result_values(
+                    claim=claim,
+                    run=outcome.run,
+                    report=outcome.report,
+                    judgement=outcome.judgement,
+                    previous=None,
+                    now=now,
+                )
+            )
+        error = outcome.error
+        if json_output:
+            views.print_json(
+                {
+                    "url": outcome.url,
+                    "state": outcome.state.value,
+                    "error": None
+                    if error is None
+                    else {"code": error.stored_code, "message": error.message},
+                    "result": views.result_dict(result, full=True),
+                }
+            )
+        else:
+            job = ScanJob(
+                id=outcome.scan_id,
+                url=outcome.url,
+                state=outcome.state,
+                attempts=1,
+                max_attempts=1,
+                created_at=now,
+                updated_at=now,
+                error_code=None if error is None else error.stored_code,
+                error_message=None if error is None else error.message,
+                **(error.job_columns() if error is not None else {}),
+            )
+            stdout.print(views.job_panel(job, result, None, title="scan (not stored)"))
+        if outcome.state is not State.COMPLETED:
+            raise typer.Exit(EXIT_FAILURE)
