@@ -195,12 +195,11 @@ class Database:
         empty database; raise ``SchemaMismatch`` for any other revision, writing nothing."""
         if self._schema_ready:
             return
-        with self.transaction(write=False) as connection:
-            state = schema.read_state(connection)
+        state = self._retried(schema.read_state, write=False)
         if not state.current:
             if not state.empty:
                 raise schema.mismatch(state)
-            self._run_write_unchecked(schema.create_at_head)
+            self._retried(schema.create_at_head, write=True)
         self._schema_ready = True
 
     @contextmanager
@@ -230,12 +229,18 @@ class Database:
     def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a write transaction, retrying the whole of it while the DB is locked."""
         self.create_schema()
-        return self._run_write_unchecked(work)
+        return self._retried(work, write=True)
 
-    def _run_write_unchecked(self, work: Callable[[Connection], T]) -> T:
+    def _retried(self, work: Callable[[Connection], T], *, write: bool) -> T:
+        """Run ``work`` in a transaction, the whole of it again while the database is locked.
+
+        Reads are retried too: a process's first connection to a new SQLite file switches it
+        to WAL, which needs the file alone for a moment and is refused at once, without the
+        busy timeout, while another process is creating the schema.
+        """
         try:
             for attempt in self._retrying():
-                with attempt, self.transaction(write=True) as connection:
+                with attempt, self.transaction(write=write) as connection:
                     return work(connection)
         except sa.exc.OperationalError as error:
             if _is_contended(error):
