@@ -20,6 +20,10 @@ from typing import IO, NoReturn, TypeVar
 
 import pytest
 
+from worker.egress.client import EgressClient
+from worker.egress.config import CONTROL_SOCKET
+from worker.egress.errors import EgressUnavailable
+
 #: Whether this run is CI, where a missing service must fail the run, not skip tests.
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -197,3 +201,39 @@ def worker_processes(
         yield workers
     finally:
         workers.stop_all()
+
+
+@contextmanager
+def egress_proxy(env: Mapping[str, str], *, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``scanbox egress`` with ``env`` (its ``EGRESS_DIR``), answering, for the block."""
+    client = EgressClient(control_socket=Path(env["EGRESS_DIR"]) / CONTROL_SOCKET)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "worker", "egress"],
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
+        try:
+
+            def answers() -> bool | None:
+                if process.poll() is not None:
+                    raise AssertionError(f"scanbox egress exited: {log.read_text()[-2000:]}")
+                try:
+                    client.ping()
+                except EgressUnavailable:
+                    return None
+                return True
+
+            poll(answers, timeout_s=30, what="scanbox egress answering")
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

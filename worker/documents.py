@@ -18,7 +18,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def result_dict(result: ScanResult | None, *, full: bool = False) -> dict[str, Any] | None:
-    """A result as JSON; ``full`` adds the whole fetcher report."""
+    """A result as JSON; ``full`` adds the whole fetcher report and the egress connections."""
     if result is None:
         return None
     data: dict[str, Any] = {
@@ -42,6 +42,7 @@ def result_dict(result: ScanResult | None, *, full: bool = False) -> dict[str, A
     }
     if full:
         data["report"] = result.report
+        data["egress"] = result.egress
     return data
 
 

@@ -216,6 +216,13 @@ class ContainerKilled(TransientScanError):
         self.exit_code = exit_code
 
 
+class EgressUnreachable(TransientScanError):
+    """The egress proxy could not open or close the container's session (it is down, full or
+    restarting); the container never ran, or its connections are not known."""
+
+    code = "egress_unavailable"
+
+
 class DatabaseBusy(TransientScanError):
     """The database stayed locked through every retry."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -51,6 +52,12 @@ def check_redis_url(url: str) -> None:
 #: against the limit (below about 40 it can't even start).
 RUNSC_MIN_PIDS = 64
 
+#: ``FETCHER_NETWORK`` value for containers whose only way out is the egress proxy.
+EGRESS_NETWORK = "egress"
+#: Longest ``EGRESS_DIR``: a session's socket (``DIR/s/ID/egress.sock``) must fit in a Unix
+#: socket address (107 bytes on Linux).
+MAX_EGRESS_DIR = 76
+
 #: Embedded SQLite file in the working directory.
 DEFAULT_DATABASE_URL = "file:./scanbox.db"
 #: Tag of the fetcher image that workers run.
@@ -92,8 +99,19 @@ class Settings(BaseSettings):
     fetcher_image: str = DEFAULT_FETCHER_IMAGE
     #: Base image ``scanbox image build`` builds the fetcher image on.
     fetcher_base_image: str = DEFAULT_FETCHER_BASE_IMAGE
-    #: Docker network mode of fetcher containers (``bridge``, ``none``, ``host``, a network name).
-    fetcher_network: str = "bridge"
+    #: How fetcher containers reach the network: ``egress`` (no network of their own; out
+    #: only through a session of the egress proxy, which checks and records every connection),
+    #: or a Docker network mode (``bridge``, ``none``, ``host``, a network name) with only the
+    #: fetcher's own checks.
+    fetcher_network: str = EGRESS_NETWORK
+    #: Directory of the egress proxy's control socket and session sockets on this host (made
+    #: mode 0700). With containerised workers it must be the same path on the host and in
+    #: the worker, since the engine mounts sessions from it.
+    egress_dir: str = "/tmp/scanbox-egress"  # noqa: S108 (made 0700; a symlink is refused)
+    #: Connections one scan's egress session may make (each redirect hop is one).
+    egress_session_connections: int = Field(default=64, ge=1, le=10_000)
+    #: Bytes one scan's egress session may move, both ways together.
+    egress_session_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     #: Networks (CIDR, comma-separated) the fetcher may reach despite its private-address block.
     fetcher_allow_networks: Annotated[tuple[str, ...], NoDecode] = ()
     #: Ports the fetcher may connect to: ``any`` or a list such as ``80,443,8000-8999``.
@@ -307,6 +325,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_runtime_limits(self) -> Settings:
+        if len(os.fsencode(self.egress_dir)) > MAX_EGRESS_DIR or not self.egress_dir.startswith(
+            "/"
+        ):
+            raise ValueError(
+                f"EGRESS_DIR must be an absolute path of at most {MAX_EGRESS_DIR} bytes, so "
+                "that its session sockets fit in a Unix socket address"
+            )
         if self.container_runtime == "runsc" and self.container_pids_limit < RUNSC_MIN_PIDS:
             raise ValueError(
                 f"CONTAINER_PIDS_LIMIT must be at least {RUNSC_MIN_PIDS} with "
@@ -321,6 +346,11 @@ class Settings(BaseSettings):
             found.append("CONTAINER_USER runs fetchers as root")
         if self.fetcher_network == "host":
             found.append("FETCHER_NETWORK=host shares the host's network with every page")
+        elif self.fetcher_network not in (EGRESS_NETWORK, "none"):
+            found.append(
+                f"FETCHER_NETWORK={self.fetcher_network} gives fetchers a network of their own, "
+                "guarded only by the fetcher's own checks (egress: only through the proxy)"
+            )
         if any(
             ipaddress.ip_network(network, strict=False).prefixlen == 0
             for network in self.fetcher_allow_networks

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -12,7 +14,7 @@ import docker.errors
 import pytest
 import requests.exceptions
 
-from tests.services import RedisServer, free_port, unavailable
+from tests.services import RedisServer, egress_proxy, free_port, unavailable
 from worker.containers.spec import LABEL_JOB, LABEL_MANAGED
 from worker.settings import DEFAULT_FETCHER_IMAGE, Settings
 
@@ -65,18 +67,32 @@ def fetcher_image(docker_client: docker.DockerClient) -> str:
 
 
 @pytest.fixture
-def scan_env(tmp_path: Path, redis_server: RedisServer, fetcher_image: str) -> dict[str, str]:
+def egress_dir() -> Iterator[Path]:
+    """A short directory for one test's egress proxy (its sockets' paths must stay short)."""
+    parent = Path(tempfile.mkdtemp(prefix="sbx-", dir="/tmp"))
+    try:
+        yield parent / "egress"
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture
+def scan_env(
+    tmp_path: Path, redis_server: RedisServer, fetcher_image: str, egress_dir: Path
+) -> Iterator[dict[str, str]]:
     """Environment for workers and producers of one test: its own database file and queue.
 
-    Targets are on the test's loopback, so fetchers share the host network and may reach
-    127.0.0.0/8 on any port.
+    Targets are on the test's loopback: fetchers have no network of their own and go out
+    through the test's egress proxy (``scanbox egress``, running for the test, as it would as
+    a service), which may reach 127.0.0.0/8 on any port.
     """
-    return {
+    env = {
         "TURSO_CONNECTION_URL": f"file:{tmp_path / 'scanbox.db'}",
         "REDIS_URL": redis_server.url,
         "QUEUE_NAME": f"test-{uuid.uuid4().hex[:12]}",
         "FETCHER_IMAGE": fetcher_image,
-        "FETCHER_NETWORK": "host",
+        "FETCHER_NETWORK": "egress",
+        "EGRESS_DIR": str(egress_dir),
         "FETCHER_ALLOW_NETWORKS": "127.0.0.0/8",
         "FETCHER_ALLOWED_PORTS": "any",
         "CONTAINER_TIMEOUT_MS": "30000",
@@ -86,6 +102,8 @@ def scan_env(tmp_path: Path, redis_server: RedisServer, fetcher_image: str) -> d
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "info",
     }
+    with egress_proxy(env, log=tmp_path / "egress.log"):
+        yield env
 
 
 def settings_from(env: dict[str, str]) -> Settings:

@@ -21,6 +21,7 @@ from tests.integration.conftest import settings_from
 from tests.services import poll, worker_processes
 from tests.sites import serve, silent_listener
 from worker.app.database import open_database
+from worker.app.egress import proxy_sessions
 from worker.app.services import container_spec, dispatcher, fetcher_args
 from worker.containers.pooled import URL_STDIN, PooledRunner
 from worker.containers.runner import DockerRunner, RunRequest
@@ -63,6 +64,7 @@ def runner_for(scan_env: dict[str, str], docker_client: docker.DockerClient) -> 
             host=socket.gethostname(),
             size=1,
             warm=warm,
+            egress=proxy_sessions(settings),
         )
         made.append(pool)
         pool.open()
@@ -71,7 +73,7 @@ def runner_for(scan_env: dict[str, str], docker_client: docker.DockerClient) -> 
             spec=spec,
             pool=pool,
             options=options,
-            fallback=DockerRunner(client=docker_client, spec=spec),
+            fallback=DockerRunner(client=docker_client, spec=spec, egress=proxy_sessions(settings)),
         )
 
     yield make

@@ -17,7 +17,9 @@ import structlog
 from redis import Redis
 
 from worker.analysis.policy import Policy, PolicyFile
+from worker.app.egress import proxy_sessions
 from worker.clock import utcnow
+from worker.containers.egress import NO_NETWORK
 from worker.containers.engine import EngineWatch, engine_answers, plain_pause
 from worker.containers.pooled import URL_STDIN, PooledRunner
 from worker.containers.runner import DockerRunner, Runner
@@ -34,7 +36,7 @@ from worker.scan.gate import HoldLimits, HostGate
 from worker.scan.outcome import OutcomePolicy
 from worker.scan.scanner import FetcherArgs, Scanner
 from worker.scan.shutdown import Shutdown
-from worker.settings import Settings
+from worker.settings import EGRESS_NETWORK, Settings
 from worker.store.database import Database
 from worker.submit.children import ChildLimits, ChildScans
 from worker.telemetry.instrument import ObservedWorker
@@ -101,7 +103,9 @@ def container_spec(settings: Settings) -> ContainerSpec:
         pids_limit=settings.container_pids_limit,
         tmpfs_mb=settings.container_tmpfs_mb,
         user=settings.container_user,
-        network=settings.fetcher_network,
+        network=NO_NETWORK
+        if settings.fetcher_network == EGRESS_NETWORK
+        else settings.fetcher_network,
         runtime=settings.container_runtime,
         init=settings.container_init,
         output_limit_bytes=settings.output_limit_bytes,
@@ -193,7 +197,8 @@ def build_runner(
 ) -> Runner:
     """The runner ``CONTAINER_RUNNER`` names; a standby pool starts filling at once."""
     spec = container_spec(settings)
-    plain = DockerRunner(client=docker_client, spec=spec)
+    sessions = proxy_sessions(settings)
+    plain = DockerRunner(client=docker_client, spec=spec, egress=sessions)
     if settings.container_runner == "docker":
         return plain
     options = fetcher_args(settings).options()
@@ -205,6 +210,7 @@ def build_runner(
         host=socket.gethostname(),
         size=settings.standby_containers,
         warm=settings.standby_warm,
+        egress=sessions,
     )
     pool.open()
     return PooledRunner(client=docker_client, spec=spec, pool=pool, options=options, fallback=plain)

@@ -33,6 +33,7 @@ from rq.serializers import JSONSerializer
 from worker import task
 from worker.app.database import open_database
 from worker.app.drain import BudgetedWorker, JobBudget
+from worker.app.egress import egress_running
 from worker.app.intake import IntakeThread, build_intake
 from worker.app.services import (
     build_reaper,
@@ -236,9 +237,16 @@ def run_workers(settings: Settings, options: WorkerOptions) -> int:
     """Run ``options.concurrency`` worker processes; return an exit status for the CLI.
 
     Redis must answer, with the password it was given, before any process starts: a wrong
-    password or a Redis that is not there is one line of error, not a loop of warnings.
+    password or a Redis that is not there is one line of error, not a loop of warnings. With
+    ``FETCHER_NETWORK=egress`` an egress proxy must answer too; one is started for as long as
+    the processes run if none does (``worker.app.egress``).
     """
     check_redis(settings)
+    with egress_running(settings):
+        return _run_processes(settings, options)
+
+
+def _run_processes(settings: Settings, options: WorkerOptions) -> int:
     budget = None if options.max_jobs is None else JobBudget(options.max_jobs)
     if options.concurrency == 1:
         run_worker_process(settings, burst=options.burst, budget=budget, group_id=options.group_id)

@@ -5,6 +5,7 @@
 - :mod:`worker.cli.scanning`: ``scan`` (one scan now, nothing stored)
 - :mod:`worker.cli.producers`: ``intake``, ``webhooks list|retry``
 - :mod:`worker.cli.workers`: ``worker``, ``reap``, ``reconcile``, ``maintenance``
+- :mod:`worker.cli.egress`: ``egress`` (this host's egress proxy)
 - :mod:`worker.cli.schedules`: ``schedule add|list|enable|disable|remove``, ``scheduler``
 - :mod:`worker.cli.stats`: ``stats``; :mod:`worker.cli.images`: ``image build``;
   :mod:`worker.cli.bench`: ``bench``; :mod:`worker.cli.db`: ``db upgrade|current|history``
@@ -23,6 +24,7 @@ from worker.cli import (
     api,
     bench,
     db,
+    egress,
     images,
     jobs,
     producers,
@@ -38,6 +40,7 @@ __all__ = [
     "app",
     "bench",
     "db",
+    "egress",
     "images",
     "jobs",
     "main",

@@ -28,6 +28,7 @@ def scan(
     from datetime import UTC, datetime
 
     from statemachine.states import State
+    from worker.app.egress import egress_running, proxy_sessions
     from worker.app.services import (
         analysis_policy,
         container_spec,
@@ -50,13 +51,14 @@ def scan(
                 container_spec(settings),
                 deployment=settings.deployment + ONE_OFF_DEPLOYMENT_SUFFIX,
             )
-            outcome = scan_once(
-                url,
-                runner=DockerRunner(client=client, spec=spec),
-                fetch=fetcher_args(settings),
-                policy=analysis_policy(settings)(),
-                worker_id=f"scan.{new_process_id()}",
-            )
+            with egress_running(settings):
+                outcome = scan_once(
+                    url,
+                    runner=DockerRunner(client=client, spec=spec, egress=proxy_sessions(settings)),
+                    fetch=fetcher_args(settings),
+                    policy=analysis_policy(settings)(),
+                    worker_id=f"scan.{new_process_id()}",
+                )
         finally:
             client.close()
         now = datetime.now(UTC)

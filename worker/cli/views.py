@@ -135,6 +135,8 @@ def job_panel(
                 text(reason.get("message", "")),
             )
         parts.append(reasons)
+    if result is not None and result.egress:
+        parts.append(_egress_table(result.egress))
     if audit is not None:
         trail = Table(box=None, header_style="bold", title="audit trail", title_justify="left")
         for column in ("AT", "FROM", "TO", "VERSION", "ACTOR"):
@@ -149,6 +151,23 @@ def job_panel(
             )
         parts.append(trail)
     return Panel(Group(*parts), title=title, expand=False)
+
+
+def _egress_table(connections: list[dict[str, Any]]) -> Table:
+    """What the egress proxy did with each connection of the scan's container."""
+    table = Table(box=None, header_style="bold", title="egress", title_justify="left")
+    for column in ("HOST", "PORT", "ADDRESS", "DECISION", "REASON", "BYTES IN"):
+        table.add_column(column, overflow="fold")
+    for connection in connections:
+        table.add_row(
+            text(str(connection.get("host") or "-")),
+            str(connection.get("port") or "-"),
+            text(str(connection.get("connected") or "-")),
+            text(str(connection.get("decision", ""))),
+            text(str(connection.get("reason") or "")),
+            str(connection.get("bytes_down", 0)),
+        )
+    return table
 
 
 def schedules_table(schedules: list[Schedule]) -> Group:

@@ -27,6 +27,7 @@ from worker.containers.runner import (
     Runner,
     RunRequest,
     crash_error,
+    in_session,
 )
 from worker.containers.spec import ContainerSpec, container_name
 from worker.containers.standby import Standby, StandbyPool
@@ -63,9 +64,22 @@ class PooledRunner:
     def run(self, request: RunRequest) -> ContainerRun:
         if list(request.options) != self.options:
             return self.fallback.run(request)
-        url = request.url
         started = time.monotonic()
         standby = self.pool.take()
+        session, standby.session = standby.session, None
+        egress = self.pool.egress
+        if session is None or egress is None:
+            return self._run(request, standby, started=started)
+        return in_session(
+            egress,
+            label=standby.container_id,
+            ttl_ms=self.spec.timeout_ms,
+            run=lambda _: self._run(request, standby, started=started),
+            session=session,
+        )
+
+    def _run(self, request: RunRequest, standby: Standby, *, started: float) -> ContainerRun:
+        url = request.url
         try:
             self._start(standby)
             reader = FrameReader(stdout_limit=self.spec.output_limit_bytes)

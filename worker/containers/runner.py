@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import docker
@@ -23,6 +23,13 @@ import docker
 from worker.containers import docker_errors
 from worker.containers.attach import FrameReader, Interruption, never, read_output
 from worker.containers.docker_errors import best_effort, translated
+from worker.containers.egress import (
+    SESSION_MARGIN_MS,
+    Connections,
+    EgressSessions,
+    OpenSession,
+    with_proxy,
+)
 from worker.containers.spec import (
     ContainerSpec,
     attempt_labels,
@@ -75,6 +82,8 @@ class ContainerRun:
     container_id: str
     stdout: bytes
     duration_ms: float
+    #: What each connection of the container's egress session did (``None``: no session).
+    egress: Connections | None = None
 
 
 class Runner(Protocol):
@@ -100,6 +109,26 @@ def crash_error(
     return ContainerCrashed(exit_code=exit_code, oom_killed=oom_killed, stderr_tail=stderr_tail)
 
 
+def in_session(
+    egress: EgressSessions,
+    *,
+    label: str,
+    ttl_ms: int,
+    run: Callable[[OpenSession], ContainerRun],
+    session: OpenSession | None = None,
+) -> ContainerRun:
+    """``run`` a container in an egress session (``session``, or one opened now), closing it
+    on every path; the run that returns carries the session's connections."""
+    session = session or egress.open(label=label, ttl_ms=ttl_ms)
+    try:
+        done = run(session)
+    except BaseException:
+        with suppress(ScanError):
+            egress.close(session)
+        raise
+    return replace(done, egress=egress.close(session))
+
+
 def _close_attach(handle: Any) -> None:
     """Close an attach socket: the SDK's wrapper and the socket under it are closed apart."""
     if handle is None:
@@ -113,14 +142,33 @@ def _close_attach(handle: Any) -> None:
 class DockerRunner:
     """``Runner`` on a real Docker engine: a new container for every attempt."""
 
-    def __init__(self, *, client: docker.DockerClient, spec: ContainerSpec) -> None:
+    def __init__(
+        self,
+        *,
+        client: docker.DockerClient,
+        spec: ContainerSpec,
+        egress: EgressSessions | None = None,
+    ) -> None:
         self.client = client
         self.spec = spec
+        self.egress = egress
         self.hostname = socket.gethostname()
 
     def run(self, request: RunRequest) -> ContainerRun:
         started = time.monotonic()
-        container_id = self._create(request)
+        if self.egress is None:
+            return self._run(request, started=started, session=None)
+        return in_session(
+            self.egress,
+            label=container_name(request.job_id, request.attempt),
+            ttl_ms=self.spec.timeout_ms + SESSION_MARGIN_MS,
+            run=lambda session: self._run(request, started=started, session=session),
+        )
+
+    def _run(
+        self, request: RunRequest, *, started: float, session: OpenSession | None
+    ) -> ContainerRun:
+        container_id = self._create(request, session)
         handle: Any = None
         try:
             with translated("attach to the fetcher container"):
@@ -150,11 +198,14 @@ class DockerRunner:
     def close(self) -> None:
         """Nothing is kept between attempts."""
 
-    def _create(self, request: RunRequest) -> str:
+    def _create(self, request: RunRequest, session: OpenSession | None) -> str:
         spec = self.spec
+        command = request.command
+        if session is not None:
+            command = with_proxy(command, session)
         options = fetcher_container_options(
             spec,
-            command=request.command,
+            command=command,
             name=container_name(request.job_id, request.attempt),
             labels=attempt_labels(
                 job_id=request.job_id,
@@ -164,6 +215,8 @@ class DockerRunner:
                 deployment=spec.deployment,
             ),
         )
+        if session is not None:
+            options["volumes"] = session.volumes
         with translated(
             "create the fetcher container", refused=ContainerStartFailed, image=spec.image
         ):

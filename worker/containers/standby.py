@@ -28,6 +28,7 @@ import docker
 
 from worker.containers import docker_errors
 from worker.containers.docker_errors import ENGINE_ERRORS, translated
+from worker.containers.egress import SESSION_MARGIN_MS, EgressSessions, OpenSession, with_proxy
 from worker.containers.ownership import MAX_AGE_S
 from worker.containers.spec import (
     LABEL_STANDBY,
@@ -37,7 +38,7 @@ from worker.containers.spec import (
     fetcher_container_options,
     standby_labels,
 )
-from worker.errors import ContainerStartFailed, DockerUnavailable
+from worker.errors import ContainerStartFailed, DockerUnavailable, ScanError
 from worker.logs import get_logger
 
 #: How long the filler waits after the engine failed it before it tries again.
@@ -56,6 +57,8 @@ class Standby:
     made_at: float
     #: Keeps the SDK's wrapper of the socket (and so the socket) alive.
     handle: Any = None
+    #: Its egress session, mounted when it was made; the scan that takes it closes it.
+    session: OpenSession | None = None
 
     def close_socket(self) -> None:
         """Close the attach socket (the fetcher sees end-of-file on stdin if it still reads)."""
@@ -80,9 +83,11 @@ class StandbyPool:
         host: str,
         size: int,
         warm: bool,
+        egress: EgressSessions | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        self.egress = egress
         self.spec = spec
         self.command = list(command)
         self.worker_id = worker_id
@@ -123,6 +128,8 @@ class StandbyPool:
     def discard(self, standby: Standby) -> None:
         """Give back a container that was used (or can't be): it is removed, never reused."""
         standby.close_socket()
+        self._close_session(standby.session)
+        standby.session = None
         self._work.put((standby.container_id, None))
         self._wake.set()
 
@@ -164,18 +171,35 @@ class StandbyPool:
 
     def make(self) -> Standby:
         """Create, attach and (when warm) start one standby container."""
+        name = f"{STANDBY_PREFIX}{secrets.token_hex(8)}"
+        session = None
+        if self.egress is not None:
+            # The container may wait until MAX_AGE_S / 2, then runs to its deadline.
+            ttl_ms = round(MAX_AGE_S * 1000) + self.spec.timeout_ms + SESSION_MARGIN_MS
+            session = self.egress.open(label=name, ttl_ms=ttl_ms)
+        try:
+            container_id = self._create(name, session)
+        except BaseException:
+            self._close_session(session)
+            raise
+        return self._prepare(container_id, session)
+
+    def _create(self, name: str, session: OpenSession | None) -> str:
+        command = self.command
+        if session is not None:
+            command = with_proxy(command, session)
         options = fetcher_container_options(
-            self.spec,
-            command=self.command,
-            name=f"{STANDBY_PREFIX}{secrets.token_hex(8)}",
-            labels=self.labels(),
-            stdin_open=True,
+            self.spec, command=command, name=name, labels=self.labels(), stdin_open=True
         )
+        if session is not None:
+            options["volumes"] = session.volumes
         with translated(
             "create a standby container", refused=ContainerStartFailed, image=self.spec.image
         ):
-            container = self.client.containers.create(self.spec.image, **options)
-        container_id = str(container.id)
+            return str(self.client.containers.create(self.spec.image, **options).id)
+        raise AssertionError("unreachable: translated() re-raises")
+
+    def _prepare(self, container_id: str, session: OpenSession | None) -> Standby:
         try:
             handle = self.client.api.attach_socket(
                 container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
@@ -186,14 +210,25 @@ class StandbyPool:
                 started=False,
                 made_at=self.clock(),
                 handle=handle,
+                session=session,
             )
             if self.warm:
                 self.client.api.start(container_id)
                 standby.started = True
         except (*ENGINE_ERRORS, OSError) as error:
             self._remove(container_id)
+            self._close_session(session)
             raise ContainerStartFailed(f"could not prepare a standby container: {error}") from error
         return standby
+
+    def _close_session(self, session: OpenSession | None) -> None:
+        """Close the egress session of a container that will not run a scan."""
+        if session is None or self.egress is None:
+            return
+        try:
+            self.egress.close(session)
+        except ScanError as error:
+            self._log.warning("standby_session_not_closed", error=str(error))
 
     def _fill(self) -> None:
         while not self._stop.is_set():

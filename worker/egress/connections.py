@@ -78,6 +78,8 @@ class _Entry:
     target: Stream | None = None
 
     def refused(self, refusal: Refusal) -> None:
+        if self.host is None and refusal.host is not None:
+            self.host, self.port = refusal.host, refusal.port
         self.decision = FAILED if refusal.error else REFUSED
         self.reason = refusal.reason
         self.detail = refusal.detail[:MAX_DETAIL_CHARS]

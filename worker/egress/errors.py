@@ -47,9 +47,22 @@ class Refusal(EgressError):
     ``error`` is set for a target that could not be reached (``refused``, ``timeout``, ...).
     """
 
-    def __init__(self, *, status: int, reason: str, detail: str, error: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        status: int,
+        reason: str,
+        detail: str,
+        error: str = "",
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
         super().__init__(f"{reason}: {detail}")
         self.status = status
         self.reason = reason
         self.detail = detail
         self.error = error
+        #: The target asked for, when the refusal came before the request was taken in
+        #: (a port outside the policy).
+        self.host = host
+        self.port = port

@@ -20,7 +20,7 @@ import re
 from typing import NamedTuple
 
 from fetcher.errors import BadUrl, Blocked
-from fetcher.ports import PortPolicy
+from fetcher.ports import ANY_PORT, PortPolicy, parse_port_policy
 from fetcher.request import host_header
 from fetcher.urls import Target, parse_target
 from worker.egress.errors import Refusal
@@ -157,6 +157,13 @@ def _checked(url: str, *, allowed_ports: PortPolicy) -> Target:
     try:
         return parse_target(url, allowed_ports=allowed_ports)
     except Blocked as error:
-        raise Refusal(status=403, reason="blocked-port", detail=error.message) from None
+        asked = parse_target(url, allowed_ports=parse_port_policy(ANY_PORT))
+        raise Refusal(
+            status=403,
+            reason="blocked-port",
+            detail=error.message,
+            host=asked.host,
+            port=asked.port,
+        ) from None
     except BadUrl as error:
         raise bad_request(error.message) from None

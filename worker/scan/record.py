@@ -105,6 +105,7 @@ def result_values(
         "reasons": [reason.as_dict() for reason in judgement.reasons],
         "report": report.model_dump(mode="json", by_alias=True),
         "duration_ms": round(run.duration_ms, 1),
+        "egress": None if run.egress is None else list(run.egress),
         **result_columns(report, previous),
     }
 

@@ -53,6 +53,9 @@ class ScanResult(SQLModel, table=True):
     final_host: str | None = None
     #: The address the final answer came from (``report.peer``), in its compressed form.
     peer_address: str | None = Field(default=None, max_length=64)
+    #: What each connection of the scan's egress session did, as the proxy recorded it
+    #: (``None``: the fetcher had a network of its own).
+    egress: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class UrlValidators(SQLModel, table=True):
