@@ -7,15 +7,17 @@ The page is served by a container of the benchmark's own on a bridge network it 
 - ``bridge``: the fetcher container joins that network and fetches the page directly;
 - ``none+proxy``: a session is opened on an egress proxy running here, the fetcher
   container runs with ``network_mode=none`` and the session's directory mounted, fetches
-  the page through the proxy, and the session is closed (as a worker would do).
+  the page through the proxy, and the session is closed (as a worker would do);
+- ``runsc+proxy``: the same under gVisor (``--runtime runsc``, when the engine has it; its
+  own network stack does not run on these machines, so there is no bridge variant of it).
 
 Both run the scan's container options (limits, read-only root, no capabilities, init).
 Timed: the whole lifecycle, create → start → wait → logs → remove (plus the session's open
 and close for the proxy). The first turn warms up and is dropped. Run it after building an
 image that has ``--proxy-socket``, under the Docker lock::
 
-    flock /tmp/scanbox-docker.lock .venv/bin/python benchmarks/egress_vs_bridge.py \\
-        --image scanbox-fetcher:egress-dev --count 30
+    .venv/bin/python benchmarks/egress_vs_bridge.py --count 15 \\
+        --output benchmarks/egress-vs-bridge.json
 """
 
 from __future__ import annotations
@@ -74,14 +76,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--image", help="fetcher image with --proxy-socket [FETCHER_IMAGE]")
     parser.add_argument("--count", type=int, default=20, help="turns after the warm-up")
+    parser.add_argument("--output", type=Path, help="also write the figures here as JSON")
     arguments = parser.parse_args()
     settings = Settings()
     spec = container_spec(settings)
     if arguments.image:
         spec = dataclasses.replace(spec, image=arguments.image)
     client = docker.from_env(timeout=60)
-    timings: dict[str, list[float]] = {"bridge": [], "none+proxy": []}
-    startups: dict[str, list[float]] = {"bridge": [], "none+proxy": []}
+    variants = ["bridge", "none+proxy"]
+    if "runsc" in client.info().get("Runtimes", {}):
+        variants.append("runsc+proxy")
+    timings: dict[str, list[float]] = {name: [] for name in variants}
+    startups: dict[str, list[float]] = {name: [] for name in variants}
     try:
         with bench_network(client) as network, page_container(client, spec, network) as page:
             allowed = ipaddress.ip_network(f"{page}/32")
@@ -95,6 +101,12 @@ def main() -> None:
                     isolated = dataclasses.replace(spec, network="none")
                     total, startup = run_proxied(client, isolated, egress_client, fetch_args)
                     keep(turn, timings["none+proxy"], startups["none+proxy"], total, startup)
+                    if "runsc+proxy" in timings:
+                        gvisor = dataclasses.replace(
+                            isolated, runtime="runsc", pids_limit=max(spec.pids_limit, 128)
+                        )
+                        total, startup = run_proxied(client, gvisor, egress_client, fetch_args)
+                        keep(turn, timings["runsc+proxy"], startups["runsc+proxy"], total, startup)
     finally:
         client.close()
     print(f"{arguments.count} turns each, alternating; image {spec.image}")
@@ -104,6 +116,20 @@ def main() -> None:
         print(f"{name:<12} {run:>22} {percentile(startups[name], 0.5):>27.1f}")
     difference = percentile(timings["none+proxy"], 0.5) - percentile(timings["bridge"], 0.5)
     print(f"none+proxy - bridge, p50: {difference:+.1f} ms")
+    if arguments.output:
+        figures = {
+            "turns": arguments.count,
+            "image": spec.image,
+            "variants": {
+                name: {
+                    "run_p50_ms": round(percentile(samples, 0.5), 1),
+                    "run_p90_ms": round(percentile(samples, 0.9), 1),
+                    "startup_p50_ms": round(percentile(startups[name], 0.5), 1),
+                }
+                for name, samples in timings.items()
+            },
+        }
+        arguments.output.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 def keep(

@@ -204,6 +204,7 @@ def replica_environment(
         "SCANBOX_DEPLOYMENT": deployment,
         "FETCHER_IMAGE": fetcher_image,
         "FETCHER_NETWORK": fetcher_network,
+        "EGRESS_DIR": "/run/scanbox/egress",
         "FETCHER_ALLOW_NETWORKS": allow_networks,
         "FETCHER_ALLOWED_PORTS": str(TARGET_PORT),
         "WORKER_CONCURRENCY": "2",

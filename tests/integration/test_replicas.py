@@ -376,7 +376,13 @@ def test_compose_file_is_valid_and_its_worker_matches_the_replicas() -> None:
     ).stdout
     config = yaml.safe_load(rendered)
     services = config["services"]
-    assert set(services) == {"redis", "libsql", "fetcher", "worker", "api"}
+    assert set(services) == {"redis", "libsql", "fetcher", "egress", "worker", "api"}
+    # The fetchers' way out is alone on its network, and shares its sockets with the workers.
+    egress = services["egress"]
+    assert egress["command"] == ["egress"]
+    assert set(egress["networks"]) == {"outside"}
+    assert egress["environment"]["EGRESS_DIR"] == services["worker"]["environment"]["EGRESS_DIR"]
+    assert set(egress["volumes"]) & set(services["worker"]["volumes"])
     # The API reads the database and Redis; it never holds the Docker socket.
     api = services["api"]
     assert api["command"][0] == "api"
