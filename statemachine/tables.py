@@ -25,6 +25,12 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     return table
 
 
+#: How a job's URL is scanned: by the fetcher (one HTTP client) or in Chromium.
+HTTP_MODE = "http"
+BROWSER_MODE = "browser"
+MODES = (HTTP_MODE, BROWSER_MODE)
+
+
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """A timestamp stored as naive UTC and read back timezone-aware, on every backend."""
 
@@ -100,6 +106,8 @@ class ScanJob(SQLModel, table=True):
     #: The verdict of the job's result, set with its COMPLETED move: what a search by verdict
     #: matches on (the result row holds it too).
     verdict: str | None = Field(default=None, max_length=16)
+    #: How the job's URL is scanned: ``http`` (the fetcher) or ``browser`` (Chromium).
+    mode: str = Field(default="http", max_length=8, sa_column_kwargs={"server_default": "http"})
 
 
 class AuditLog(SQLModel, table=True):

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from statemachine.errors import IllegalTransition
 from statemachine.states import TERMINAL, State, is_allowed
-from statemachine.tables import AUDIT, JOBS
+from statemachine.tables import AUDIT, HTTP_MODE, JOBS
 
 #: Columns a transition may set besides state, version and timestamps.
 _MUTABLE = frozenset(
@@ -41,13 +41,15 @@ _MUTABLE = frozenset(
 
 
 class NewJob(NamedTuple):
-    """A job to create: its id, its URL, the URL's normalised form (for deduplication) and
-    its host (for searches)."""
+    """A job to create: its id, its URL, the URL's normalised form (for deduplication), its
+    host (for searches) and how it is scanned."""
 
     job_id: str
     url: str
     url_key: str | None = None
     host: str | None = None
+    #: ``http`` or ``browser``.
+    mode: str = HTTP_MODE
 
 
 def create_job(
@@ -61,6 +63,7 @@ def create_job(
     now: datetime,
     url_key: str | None = None,
     host: str | None = None,
+    mode: str = HTTP_MODE,
 ) -> None:
     """Insert a new job in QUEUED at version 1, with its first audit row.
 
@@ -69,7 +72,7 @@ def create_job(
     """
     create_jobs(
         connection,
-        jobs=[NewJob(job_id=job_id, url=url, url_key=url_key, host=host)],
+        jobs=[NewJob(job_id=job_id, url=url, url_key=url_key, host=host, mode=mode)],
         priority=priority,
         max_attempts=max_attempts,
         actor=actor,
@@ -101,6 +104,7 @@ def create_jobs(
                 "url": job.url,
                 "url_key": job.url_key,
                 "host": job.host,
+                "mode": job.mode,
                 "state": State.QUEUED.value,
                 "version": 1,
                 "attempts": 0,

@@ -43,6 +43,7 @@ def result_dict(result: ScanResult | None, *, full: bool = False) -> dict[str, A
     if full:
         data["report"] = result.report
         data["egress"] = result.egress
+        data["artifacts"] = result.artifacts
     return data
 
 
@@ -56,6 +57,7 @@ def job_dict(job: ScanJob, result: ScanResult | None) -> dict[str, Any]:
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "priority": job.priority,
+        "mode": job.mode,
         "created_at": iso(job.created_at),
         "updated_at": iso(job.updated_at),
         "started_at": iso(job.started_at),
@@ -97,6 +99,7 @@ def schedule_dict(schedule: Schedule) -> dict[str, Any]:
         "cron": schedule.cron,
         "active": schedule.active,
         "priority": schedule.priority,
+        "mode": schedule.mode,
         "created_at": iso(schedule.created_at),
         "updated_at": iso(schedule.updated_at),
         "last_run_at": iso(schedule.last_run_at),

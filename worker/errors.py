@@ -282,6 +282,13 @@ class ContainerCrashed(PermanentScanError):
         return {"exit_code": self.exit_code, "oom_killed": self.oom_killed}
 
 
+class ModeUnavailable(PermanentScanError):
+    """The job asks for a scan mode this worker does not run (a browser scan without a
+    browser image configured)."""
+
+    code = "mode_unavailable"
+
+
 class OutputTooLarge(PermanentScanError):
     """The fetcher printed more than the output cap."""
 

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from statemachine.states import State
-from statemachine.transitions import create_job
 from tests.revisions import revision_named
 from tests.unit.test_maintenance import NOW, OLD, RECENT, RETENTION, _job
 from worker.ops.maintenance import MaintenanceReport, apply_retention
@@ -29,15 +28,13 @@ def test_the_child_scans_revision_keeps_every_job_and_adds_empty_tree_tables(
     db = Database(url=database_url)
     commands.upgrade(db, target=before)
     with db.engine.connect() as connection, connection.begin():
-        create_job(
-            connection,
-            job_id="a" * 32,
-            url="http://127.0.0.1/kept",
-            priority="high",
-            max_attempts=4,
-            actor="test",
-            now=AT,
-            url_key="http://127.0.0.1/kept",
+        connection.execute(
+            sa.text(
+                "INSERT INTO scan_jobs (id, url, url_key, state, version, attempts,"
+                " max_attempts, priority, created_at, updated_at)"
+                " VALUES (:id, :url, :url, 'QUEUED', 1, 0, 4, 'high', :at, :at)"
+            ),
+            {"id": "a" * 32, "url": "http://127.0.0.1/kept", "at": AT.replace(tzinfo=None)},
         )
         assert "scan_lineage" not in sa.inspect(connection).get_table_names()
 
@@ -45,7 +42,8 @@ def test_the_child_scans_revision_keeps_every_job_and_adds_empty_tree_tables(
 
     assert done.after == (revision,)
     with db.engine.connect() as connection, connection.begin():
-        row = connection.execute(sa.select(JOBS).where(JOBS.c.id == "a" * 32)).mappings().one()
+        columns = (JOBS.c.url, JOBS.c.state, JOBS.c.priority, JOBS.c.max_attempts)
+        row = connection.execute(sa.select(*columns).where(JOBS.c.id == "a" * 32)).mappings().one()
         assert (row["url"], row["state"], row["priority"], row["max_attempts"]) == (
             "http://127.0.0.1/kept",
             State.QUEUED.value,

@@ -7,6 +7,7 @@ import random
 import secrets
 import socket
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -32,11 +33,13 @@ from worker.queue.dispatch import RQDispatcher, queue_names
 from worker.queue.liveness import Heartbeat, Liveness
 from worker.queue.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
 from worker.scan.backoff import Backoff
+from worker.scan.browser import BrowserMode
 from worker.scan.gate import HoldLimits, HostGate
 from worker.scan.outcome import OutcomePolicy
 from worker.scan.scanner import FetcherArgs, Scanner
 from worker.scan.shutdown import Shutdown
 from worker.settings import EGRESS_NETWORK, Settings
+from worker.store.artifacts import ArtifactStore
 from worker.store.database import Database
 from worker.submit.children import ChildLimits, ChildScans
 from worker.telemetry.instrument import ObservedWorker
@@ -110,6 +113,40 @@ def container_spec(settings: Settings) -> ContainerSpec:
         init=settings.container_init,
         output_limit_bytes=settings.output_limit_bytes,
         deployment=settings.deployment,
+    )
+
+
+#: The browser's ``HOME`` in the browser image (``Dockerfile.browser``).
+BROWSER_HOME = "/home/browser"
+
+
+def browser_spec(settings: Settings) -> ContainerSpec:
+    """How browser containers are made: the fetcher's sandbox with the browser's limits."""
+    return replace(
+        container_spec(settings),
+        image=settings.browser_image,
+        timeout_ms=settings.browser_timeout_ms,
+        memory_limit_mb=settings.browser_memory_limit_mb,
+        cpu_limit=settings.browser_cpu_limit,
+        pids_limit=settings.browser_pids_limit,
+        tmpfs_mb=settings.browser_tmpfs_mb,
+        output_limit_bytes=settings.browser_output_limit_bytes,
+        home=BROWSER_HOME,
+    )
+
+
+def browser_mode(settings: Settings, *, docker_client: docker.DockerClient) -> BrowserMode | None:
+    """How this worker runs browser scans; ``None`` without the egress proxy (Chromium's only
+    way out is its egress session: ``FETCHER_NETWORK=egress``)."""
+    sessions = proxy_sessions(settings)
+    if sessions is None:
+        return None
+    spec = browser_spec(settings)
+    return BrowserMode(
+        runner=DockerRunner(client=docker_client, spec=spec, egress=sessions),
+        limits=spec.limits,
+        artifacts=ArtifactStore(Path(settings.artifact_dir)),
+        max_artifact_bytes=settings.browser_output_limit_bytes,
     )
 
 
@@ -258,6 +295,7 @@ def build_scanner(
             limits=child_limits(settings),
             dedup_window=timedelta(milliseconds=settings.dedup_window_ms),
         ),
+        browser=browser_mode(settings, docker_client=docker_client),
     )
 
 

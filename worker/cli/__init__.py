@@ -3,6 +3,7 @@
 - :mod:`worker.cli.jobs`: ``submit``, ``wait``, ``status``, ``list``, ``show``
   (:mod:`worker.cli.submitting` and :mod:`worker.cli.submit_lines` do the submitting)
 - :mod:`worker.cli.scanning`: ``scan`` (one scan now, nothing stored)
+- :mod:`worker.cli.artifacts`: ``artifact`` (a browser scan's screenshot, DOM, HAR, favicon)
 - :mod:`worker.cli.producers`: ``intake``, ``webhooks list|retry``
 - :mod:`worker.cli.workers`: ``worker``, ``reap``, ``reconcile``, ``maintenance``
 - :mod:`worker.cli.egress`: ``egress`` (this host's egress proxy)
@@ -22,6 +23,7 @@ from collections.abc import Callable
 
 from worker.cli import (
     api,
+    artifacts,
     bench,
     db,
     egress,
@@ -38,6 +40,7 @@ from worker.cli.base import app
 __all__ = [
     "api",
     "app",
+    "artifacts",
     "bench",
     "db",
     "egress",

@@ -68,6 +68,13 @@ def submit(
             "[default: CHILD_SCANS_DEFAULT; at most CHILD_SCANS_MAX]."
         ),
     ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="How to scan: http (the fetcher, one HTTP client) or browser (Chromium: "
+            "scripts run, every request, a screenshot)."
+        ),
+    ] = "http",
     callback_url: Annotated[
         str | None,
         typer.Option(
@@ -124,6 +131,7 @@ def submit(
         skip_invalid=skip_invalid,
         depth=depth,
         max_children=max_children,
+        mode=mode,
     )
     with errors_reported():
         if not streamed:

@@ -12,6 +12,7 @@ from worker.cli.base import JsonOption, app, errors_reported, load_settings, sch
 @schedule_app.command("add")
 def schedule_add(
     url: Annotated[str, typer.Argument(help="URL to scan on every tick (http or https).")],
+    *,
     cron: Annotated[
         str,
         typer.Option(
@@ -21,6 +22,7 @@ def schedule_add(
     ],
     priority: Annotated[str, typer.Option(help="Queue priority: high, normal or low.")] = "normal",
     disabled: Annotated[bool, typer.Option("--disabled", help="Store it inactive.")] = False,
+    mode: Annotated[str, typer.Option(help="How its scans are made: http or browser.")] = "http",
     json_output: JsonOption = False,
 ) -> None:
     """Add a recurring scan; print its id."""
@@ -31,7 +33,12 @@ def schedule_add(
     settings = load_settings()
     with errors_reported():
         schedule = add_schedule(
-            open_database(settings), url=url, cron=cron, priority=priority, active=not disabled
+            open_database(settings),
+            url=url,
+            cron=cron,
+            priority=priority,
+            active=not disabled,
+            mode=mode,
         )
         if json_output:
             views.print_json(views.schedule_dict(schedule))

@@ -36,6 +36,7 @@ class SubmitOptions:
     skip_invalid: bool
     depth: int = 0
     max_children: int | None = None
+    mode: str = "http"
 
 
 def _callback(settings: Settings, options: SubmitOptions) -> str | None:
@@ -52,6 +53,7 @@ class _Planning(TypedDict):
     depth: int
     max_children: int | None
     child_limits: ChildLimits
+    mode: str
 
 
 def _planning(settings: Settings, options: SubmitOptions) -> _Planning:
@@ -65,6 +67,7 @@ def _planning(settings: Settings, options: SubmitOptions) -> _Planning:
         "depth": options.depth,
         "max_children": options.max_children,
         "child_limits": child_limits(settings),
+        "mode": options.mode,
     }
 
 

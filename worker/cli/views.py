@@ -86,6 +86,7 @@ def _facts(job: ScanJob, result: ScanResult | None, previous: ScanResult | None)
     facts.add_row("job", text(job.id))
     facts.add_row("url", text(job.url))
     facts.add_row("state", state_text(str(job.state)))
+    facts.add_row("mode", text(job.mode))
     facts.add_row("attempts", f"{job.attempts}/{job.max_attempts}  (version {job.version})")
     if job.error_code:
         facts.add_row("error", text(f"{job.error_code}: {job.error_message}"))
@@ -135,6 +136,8 @@ def job_panel(
                 text(reason.get("message", "")),
             )
         parts.append(reasons)
+    if result is not None and result.artifacts:
+        parts.append(_artifacts_table(job.id, result.artifacts))
     if result is not None and result.egress:
         parts.append(_egress_table(result.egress))
     if audit is not None:
@@ -151,6 +154,23 @@ def job_panel(
             )
         parts.append(trail)
     return Panel(Group(*parts), title=title, expand=False)
+
+
+def _artifacts_table(job_id: str, artifacts: list[dict[str, Any]]) -> Table:
+    """A browser scan's artifacts, with the command that writes each out."""
+    table = Table(box=None, header_style="bold", title="artifacts", title_justify="left")
+    for column in ("NAME", "TYPE", "BYTES", "SHA256", "WRITE IT WITH"):
+        table.add_column(column, overflow="fold")
+    for item in artifacts:
+        name = str(item.get("name", ""))
+        table.add_row(
+            text(name),
+            text(str(item.get("media_type", ""))),
+            str(item.get("size", "")),
+            text(str(item.get("sha256", ""))),
+            text(f"scanbox artifact {job_id} {name} -o FILE"),
+        )
+    return table
 
 
 def _egress_table(connections: list[dict[str, Any]]) -> Table:

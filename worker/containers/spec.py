@@ -59,6 +59,9 @@ class ContainerSpec:
     init: bool = True
     output_limit_bytes: int = 1024 * 1024
     deployment: str = "scanbox"
+    #: A writable ``HOME`` of its own (a tmpfs owned by ``user``, a quarter of ``tmpfs_mb``),
+    #: for a program that needs one (Chromium); empty: none.
+    home: str = ""
 
     @property
     def limits(self) -> Limits:
@@ -137,6 +140,12 @@ def fetcher_host_options(spec: ContainerSpec) -> dict[str, Any]:
             },
         ),
     }
+    if spec.home:
+        uid, _, gid = spec.user.partition(":")
+        options["tmpfs"][spec.home] = (
+            f"rw,noexec,nosuid,nodev,size={max(spec.tmpfs_mb // 4, 1)}m,"
+            f"uid={uid},gid={gid or uid},mode=0700"
+        )
     if spec.init:
         # PID 1 gets no default signal actions and inherits orphans; a small init takes that
         # role, and the fetcher's process then starts when its interpreter does, so the

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from statemachine.states import State
+from statemachine.tables import BROWSER_MODE
 from statemachine.transitions import transition
 from worker.containers.spec import Limits
 from worker.store.database import Database
@@ -24,6 +25,8 @@ class Claim:
     max_attempts: int
     priority: str
     version: int
+    #: ``http`` (the fetcher) or ``browser``.
+    mode: str = "http"
 
 
 def claim_job(
@@ -34,11 +37,13 @@ def claim_job(
     limits: Limits,
     lease: timedelta,
     now: datetime,
+    browser_limits: Limits | None = None,
 ) -> Claim | None:
     """Claim ``job_id`` for this worker, or return ``None`` if it is not ours to run.
 
     "Not ours" is a normal outcome: another replica claimed it first, it is already finished,
-    or its retry backoff has not passed yet.
+    or its retry backoff has not passed yet. The job's row records the limits its attempt runs
+    under: ``browser_limits`` for a browser scan (``limits`` if ``None``).
     """
 
     def claim(connection: Connection) -> Claim | None:
@@ -46,6 +51,7 @@ def claim_job(
         if row is None:
             return None
         attempt = row.attempts + 1
+        ran = browser_limits if row.mode == BROWSER_MODE and browser_limits else limits
         version = transition(
             connection,
             job_id=job_id,
@@ -65,10 +71,10 @@ def claim_job(
                 "oom_killed": None,
                 "error_code": None,
                 "error_message": None,
-                "timeout_ms": limits.timeout_ms,
-                "memory_limit_mb": limits.memory_limit_mb,
-                "cpu_limit": limits.cpu_limit,
-                "pids_limit": limits.pids_limit,
+                "timeout_ms": ran.timeout_ms,
+                "memory_limit_mb": ran.memory_limit_mb,
+                "cpu_limit": ran.cpu_limit,
+                "pids_limit": ran.pids_limit,
             },
             detail={"attempt": attempt},
         )
@@ -81,6 +87,7 @@ def claim_job(
             max_attempts=row.max_attempts,
             priority=row.priority,
             version=version,
+            mode=row.mode,
         )
 
     return db.run_write(claim)

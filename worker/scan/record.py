@@ -24,6 +24,7 @@ from worker.analysis.rules import Judgement
 from worker.clock import Clock
 from worker.containers.runner import ContainerRun
 from worker.errors import DatabaseUnavailable, ResultRejected
+from worker.scan.browser import Capture
 from worker.scan.claim import Claim
 from worker.scan.conditional import Previous, remember, result_columns
 from worker.scan.leads import leads_of
@@ -84,8 +85,10 @@ def result_values(
     judgement: Judgement,
     previous: Previous | None,
     now: datetime,
+    capture: Capture | None = None,
 ) -> dict[str, Any]:
-    """The columns of the result row of a completed attempt."""
+    """The columns of the result row of a completed attempt (``capture``: a browser scan's,
+    whose whole report is stored, with its artifacts)."""
     return {
         "job_id": claim.job_id,
         "attempt": claim.attempt,
@@ -103,7 +106,10 @@ def result_values(
         "verdict": judgement.verdict,
         "score": judgement.score,
         "reasons": [reason.as_dict() for reason in judgement.reasons],
-        "report": report.model_dump(mode="json", by_alias=True),
+        "report": report.model_dump(mode="json", by_alias=True)
+        if capture is None
+        else capture.stored,
+        "artifacts": None if capture is None else capture.artifacts,
         "duration_ms": round(run.duration_ms, 1),
         "egress": None if run.egress is None else list(run.egress),
         **result_columns(report, previous),
@@ -123,6 +129,7 @@ def complete(
     actor: str,
     clock: Clock,
     children: ChildScans | None = None,
+    capture: Capture | None = None,
 ) -> Spawned | None:
     """Store the result and move the job to COMPLETED, with its child jobs (``children``);
     ``None`` if another writer won. The children are the caller's to dispatch."""
@@ -151,6 +158,7 @@ def complete(
                 judgement=judgement,
                 previous=previous,
                 now=now,
+                capture=capture,
             ),
         )
         if keep_validators:
@@ -174,6 +182,7 @@ def complete(
             leads=leads_of(report),
             actor=actor,
             now=now,
+            mode=claim.mode,
         )
 
     return write_recorded(db, "the result", write)

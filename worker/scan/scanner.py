@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from statemachine.states import State
+from statemachine.tables import BROWSER_MODE
+from worker.analysis.browser import browser_reasons, with_browser_reasons
 from worker.analysis.policy import Policy
 from worker.analysis.report import FetchReport, parse_report
 from worker.analysis.rules import Judgement, judge
@@ -17,11 +19,13 @@ from worker.containers.spec import Limits
 from worker.errors import (
     FetchTimedOut,
     LeaseLost,
+    ModeUnavailable,
     ScanError,
     WorkerShuttingDown,
 )
 from worker.logs import get_logger
 from worker.queue.dispatch import Dispatcher
+from worker.scan.browser import BrowserMode, Capture, read_browser_output
 from worker.scan.claim import Claim, claim_job
 from worker.scan.conditional import load_previous
 from worker.scan.gate import HostGate
@@ -86,6 +90,7 @@ class Scanner:
         conditional: bool = False,
         engine: EngineWatch | None = None,
         children: ChildScans | None = None,
+        browser: BrowserMode | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self.db = db
@@ -106,6 +111,8 @@ class Scanner:
         self.engine = engine
         #: Makes the child jobs of completed scans of trees (``worker.submit.children``).
         self.children = children
+        #: Runs the attempts of ``--mode browser`` jobs (``worker.scan.browser``).
+        self.browser = browser
         self.clock = clock
 
     def scan(self, job_id: str) -> State | None:
@@ -123,6 +130,7 @@ class Scanner:
             limits=self.limits,
             lease=self.lease_ttl,
             now=self.clock(),
+            browser_limits=None if self.browser is None else self.browser.limits,
         )
         if claim is None:
             log.debug("claim_skipped", reason="not queued, not due, or claimed by another worker")
@@ -187,21 +195,39 @@ class Scanner:
                 return LeaseLost("the claim was taken back while the container ran")
             return None
 
-        previous = load_previous(self.db, claim.url) if self.conditional else None
+        browsing = claim.mode == BROWSER_MODE
+        previous = load_previous(self.db, claim.url) if self.conditional and not browsing else None
+        capture: Capture | None = None
         try:
-            run = self.runner.run(
-                RunRequest(
-                    job_id=claim.job_id,
-                    attempt=claim.attempt,
-                    worker_id=self.worker_id,
-                    url=claim.url,
-                    options=self.fetch.options(
-                        conditions=previous.fetch_args() if previous else ()
-                    ),
-                    interruption=interruption,
+            if browsing:
+                if self.browser is None:
+                    raise ModeUnavailable("this worker runs no browser scans")
+                run = self.browser.runner.run(
+                    RunRequest(
+                        job_id=claim.job_id,
+                        attempt=claim.attempt,
+                        worker_id=self.worker_id,
+                        url=claim.url,
+                        options=self.browser.options(),
+                        interruption=interruption,
+                    )
                 )
-            )
-            report = parse_report(run.stdout)
+                capture = read_browser_output(self.browser, run)
+                report = capture.report
+            else:
+                run = self.runner.run(
+                    RunRequest(
+                        job_id=claim.job_id,
+                        attempt=claim.attempt,
+                        worker_id=self.worker_id,
+                        url=claim.url,
+                        options=self.fetch.options(
+                            conditions=previous.fetch_args() if previous else ()
+                        ),
+                        interruption=interruption,
+                    )
+                )
+                report = parse_report(run.stdout)
             if self.gate is not None:
                 self.gate.observe(claim.url, report)
             if report.error is not None and report.error.code == "timeout":
@@ -221,6 +247,11 @@ class Scanner:
                 judgement = previous.judgement()
             else:
                 judgement = judge(report, policy=self.policy())
+            if capture is not None:
+                egress = None if run.egress is None else list(run.egress)
+                judgement = with_browser_reasons(
+                    judgement, browser_reasons(capture.browser, egress=egress)
+                )
             completed = complete(
                 self.db,
                 claim=claim,
@@ -233,6 +264,7 @@ class Scanner:
                 actor=self.worker_id,
                 clock=self.clock,
                 children=self.children,
+                capture=capture,
             )
             if completed is None:
                 return None

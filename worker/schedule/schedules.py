@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
+from statemachine.tables import HTTP_MODE, MODES
 from worker.clock import Clock, utcnow
 from worker.errors import UnknownSchedule, UsageError
 from worker.queue.dispatch import PRIORITIES
@@ -45,12 +46,15 @@ def add_schedule(
     cron: str,
     priority: str = "normal",
     active: bool = True,
+    mode: str = HTTP_MODE,
     clock: Clock = utcnow,
 ) -> Schedule:
     """Store a new schedule; bad input raises a ``UsageError`` and stores nothing."""
     checked_url = validate_url(url)
     checked_cron = Cron.parse(cron)
     check_priority(priority)
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
     now = clock()
     schedule = Schedule(
         id=new_schedule_id(),
@@ -58,6 +62,7 @@ def add_schedule(
         cron=checked_cron.expression,
         active=active,
         priority=priority,
+        mode=mode,
         created_at=now,
         updated_at=now,
         next_run_at=checked_cron.next_after(now) if active else None,

@@ -149,6 +149,7 @@ def claim_tick(
         actor=actor,
         now=now,
         host=url_host(row["url"]),
+        mode=row["mode"],
     )
     connection.execute(TICKS.insert().values(**tick_row, outcome="submitted", job_id=job_id))
     connection.execute(

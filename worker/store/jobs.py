@@ -28,6 +28,8 @@ class DueJob(NamedTuple):
     attempts: int
     max_attempts: int
     priority: str
+    #: ``http`` or ``browser``.
+    mode: str = "http"
 
 
 class LeasedJob(NamedTuple):
@@ -39,12 +41,13 @@ class LeasedJob(NamedTuple):
     attempts: int
     max_attempts: int
     priority: str
+    mode: str
     state: str
     worker_id: str | None
 
 
 #: The columns ``DueJob`` and ``LeasedJob`` have besides the id, read in one place.
-_ATTEMPT_COLUMNS = ("url", "version", "attempts", "max_attempts", "priority")
+_ATTEMPT_COLUMNS = ("url", "version", "attempts", "max_attempts", "priority", "mode")
 
 
 def due_job(connection: Connection, job_id: str, *, now: datetime) -> DueJob | None:

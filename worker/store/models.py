@@ -56,6 +56,9 @@ class ScanResult(SQLModel, table=True):
     #: What each connection of the scan's egress session did, as the proxy recorded it
     #: (``None``: the fetcher had a network of its own).
     egress: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    #: A browser scan's artifacts (screenshot, DOM, HAR, favicon): name, media type, size and
+    #: sha256 each, the key of its bytes in the artifact store (``ARTIFACT_DIR``).
+    artifacts: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class UrlValidators(SQLModel, table=True):
@@ -105,6 +108,8 @@ class Schedule(SQLModel, table=True):
     #: is then inactive), and why; ``schedule enable`` clears both.
     paused_at: datetime | None = timestamp()
     pause_reason: str | None = None
+    #: How its scans are made: ``http`` or ``browser``.
+    mode: str = Field(default="http", max_length=8, sa_column_kwargs={"server_default": "http"})
 
 
 class ScheduleTick(SQLModel, table=True):

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from statemachine.states import TERMINAL, State
+from statemachine.tables import HTTP_MODE, MODES
 from statemachine.transitions import NewJob, create_jobs
 from worker.clock import Clock, utcnow
 from worker.errors import UsageError
@@ -70,6 +71,11 @@ class Preview:
     repeated: bool
 
 
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
+
+
 def _check_priority(priority: str) -> None:
     if priority not in PRIORITIES:
         raise UsageError(f"unknown priority {priority!r} (use one of {', '.join(PRIORITIES)})")
@@ -88,6 +94,7 @@ def submit_requests(
     depth: int = 0,
     max_children: int | None = None,
     child_limits: ChildLimits = DEFAULT_LIMITS,
+    mode: str = HTTP_MODE,
     clock: Clock = utcnow,
 ) -> list[Submission]:
     """Store one QUEUED job per new request and dispatch them; return a submission per request.
@@ -102,6 +109,7 @@ def submit_requests(
     job that makes as many.
     """
     _check_priority(priority)
+    _check_mode(mode)
     children = child_limits.check(depth=depth, max_children=max_children)
     checked = check_requests(requests, callbacks=callbacks or CallbackRules())
     if not checked:
@@ -111,7 +119,7 @@ def submit_requests(
         now = clock()
         since = now - dedup_window if dedup_window > timedelta(0) else None
         planned = plan_requests(
-            connection, checked, since=since, depth=depth, max_children=children
+            connection, checked, since=since, depth=depth, max_children=children, mode=mode
         )
         new_jobs = [
             NewJob(
@@ -119,6 +127,7 @@ def submit_requests(
                 url=plan.request.url,
                 url_key=plan.request.url_key,
                 host=url_host(plan.request.url),
+                mode=mode,
             )
             for plan in planned
             if plan.new
@@ -219,12 +228,14 @@ def preview_requests(
     depth: int = 0,
     max_children: int | None = None,
     child_limits: ChildLimits = DEFAULT_LIMITS,
+    mode: str = HTTP_MODE,
     clock: Clock = utcnow,
 ) -> list[Preview]:
     """What ``submit_requests`` would do with ``requests`` now; nothing is written.
 
     Checks and deduplication are the same; the answer can change before a real submission.
     """
+    _check_mode(mode)
     children = child_limits.check(depth=depth, max_children=max_children)
     checked = check_requests(requests, callbacks=callbacks or CallbackRules())
     if not checked:
@@ -233,7 +244,12 @@ def preview_requests(
     since = now - dedup_window if dedup_window > timedelta(0) else None
     with db.read() as session:
         planned = plan_requests(
-            session.connection(), checked, since=since, depth=depth, max_children=children
+            session.connection(),
+            checked,
+            since=since,
+            depth=depth,
+            max_children=children,
+            mode=mode,
         )
     made = {plan.job_id for plan in planned if plan.new}
     return [
@@ -262,6 +278,7 @@ def submit_batch(
     depth: int = 0,
     max_children: int | None = None,
     child_limits: ChildLimits = DEFAULT_LIMITS,
+    mode: str = HTTP_MODE,
     clock: Clock = utcnow,
 ) -> list[Submission]:
     """``submit_requests`` for plain URLs, each with ``callback_url`` if given."""
@@ -277,6 +294,7 @@ def submit_batch(
         depth=depth,
         max_children=max_children,
         child_limits=child_limits,
+        mode=mode,
         clock=clock,
     )
 
@@ -295,6 +313,7 @@ def submit_urls(
     depth: int = 0,
     max_children: int | None = None,
     child_limits: ChildLimits = DEFAULT_LIMITS,
+    mode: str = HTTP_MODE,
     clock: Clock = utcnow,
 ) -> list[str]:
     """``submit_batch``, returning only the job ids, in the order of ``urls``.
@@ -317,6 +336,7 @@ def submit_urls(
         depth=depth,
         max_children=max_children,
         child_limits=child_limits,
+        mode=mode,
         clock=clock,
     )
     return [submission.job_id for submission in submissions]

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from statemachine.states import State
+from statemachine.tables import HTTP_MODE
 from statemachine.transitions import NewJob, create_jobs
 from worker.errors import InvalidURL, UsageError
 from worker.logs import get_logger
@@ -126,6 +127,7 @@ def recent_trees(
     since: datetime,
     depth: int,
     max_children: int,
+    mode: str = HTTP_MODE,
 ) -> dict[str, ExistingJob]:
     """``recent_jobs`` for a submission that asks for children: only jobs that will make them.
 
@@ -144,6 +146,7 @@ def recent_trees(
                 JOBS.c.state.not_in([state.value for state in NOT_REUSED]),
                 LINEAGE.c.max_depth - LINEAGE.c.depth >= depth,
                 LINEAGE.c.max_children >= max_children,
+                JOBS.c.mode == mode,
             )
         )
         for row in rows:
@@ -180,8 +183,10 @@ class ChildScans:
         leads: Sequence[Lead],
         actor: str,
         now: datetime,
+        mode: str = HTTP_MODE,
     ) -> Spawned:
-        """Write the children of ``parent_id``, which is being COMPLETED in ``connection``."""
+        """Write the children of ``parent_id``, which is being COMPLETED in ``connection``;
+        they are scanned in the parent's ``mode``."""
         child_priority = lower_priority(priority)
         lineage = lineage_of(connection, parent_id)
         if lineage is None or lineage.depth >= min(lineage.max_depth, self.limits.max_depth):
@@ -196,7 +201,7 @@ class ChildScans:
         recent = {}
         if self.dedup_window > timedelta(0):
             recent = recent_jobs(
-                connection, {key for key, _ in wanted}, since=now - self.dedup_window
+                connection, {key for key, _ in wanted}, since=now - self.dedup_window, mode=mode
             )
         new_jobs: list[NewJob] = []
         rows: list[ChildRow] = []
@@ -205,7 +210,13 @@ class ChildScans:
             job_id = existing or new_job_id()
             if existing is None:
                 new_jobs.append(
-                    NewJob(job_id=job_id, url=lead.url, url_key=key, host=url_host(lead.url))
+                    NewJob(
+                        job_id=job_id,
+                        url=lead.url,
+                        url_key=key,
+                        host=url_host(lead.url),
+                        mode=mode,
+                    )
                 )
             rows.append(
                 ChildRow(

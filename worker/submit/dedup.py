@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from statemachine.states import State
+from statemachine.tables import HTTP_MODE
 from worker.store.models import JOBS
 
 #: Jobs a new submission is never folded into: they ended without a result worth repeating.
@@ -27,9 +28,10 @@ class ExistingJob:
 
 
 def recent_jobs(
-    connection: Connection, url_keys: Collection[str], *, since: datetime
+    connection: Connection, url_keys: Collection[str], *, since: datetime, mode: str = HTTP_MODE
 ) -> dict[str, ExistingJob]:
-    """The newest job created at or after ``since`` for each of ``url_keys`` that has one.
+    """The newest job created at or after ``since`` for each of ``url_keys`` that has one,
+    scanned in ``mode`` (a browser scan is not folded into a fetch of the same URL).
 
     Run it in the transaction that inserts the new jobs, so that on SQLite (whose write
     transactions are serialised) two submissions of one URL can't both miss each other.
@@ -42,6 +44,7 @@ def recent_jobs(
                 JOBS.c.url_key.in_(keys[start : start + LOOKUP_CHUNK]),
                 JOBS.c.created_at >= since,
                 JOBS.c.state.not_in([state.value for state in NOT_REUSED]),
+                JOBS.c.mode == mode,
             )
         )
         for row in rows:

@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from statemachine.states import State
+from statemachine.tables import HTTP_MODE
 from worker.errors import UsageError
 from worker.store.requests import known_requests
 from worker.submit.callbacks import CallbackRules, check_callback_url
@@ -120,6 +121,7 @@ def plan_requests(
     since: datetime | None,
     depth: int = 0,
     max_children: int = 0,
+    mode: str = HTTP_MODE,
 ) -> list[Planned]:
     """What each of ``checked`` becomes; ``since`` is the deduplication window's start
     (``None``: no deduplication by URL). Run it in the transaction that stores the batch.
@@ -133,9 +135,11 @@ def plan_requests(
     if since is not None:
         keys = {item.url_key for item in checked}
         reusable = (
-            recent_trees(connection, keys, since=since, depth=depth, max_children=max_children)
+            recent_trees(
+                connection, keys, since=since, depth=depth, max_children=max_children, mode=mode
+            )
             if depth > 0
-            else recent_jobs(connection, keys, since=since)
+            else recent_jobs(connection, keys, since=since, mode=mode)
         )
     by_request: dict[str, Planned] = {}
     by_key: dict[str, Planned] = {}
