@@ -10,6 +10,7 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
 import docker
@@ -32,6 +33,7 @@ from worker.ops.maintenance import ContainerSweep, Maintenance
 from worker.queue.dispatch import queue_names
 from worker.schedule.scheduler import Scheduler
 from worker.settings import Settings
+from worker.store.artifacts import ArtifactStore
 from worker.store.database import Database
 from worker.telemetry.metrics import Metrics, MetricsServer, metrics_endpoint
 from worker.telemetry.runs import RunCounts
@@ -52,7 +54,13 @@ def maintenance_from(
         sweep = build_reaper(
             settings, db=db, redis=redis, docker_client=docker_client
         ).reap_containers
-    return Maintenance(db=db, clock=utcnow, retention=retention, sweep=sweep)
+    return Maintenance(
+        db=db,
+        clock=utcnow,
+        retention=retention,
+        sweep=sweep,
+        artifacts=ArtifactStore(Path(settings.artifact_dir)),
+    )
 
 
 def docker_if_reachable() -> docker.DockerClient | None:

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 from statemachine.states import TERMINAL
 from worker.clock import Clock
 from worker.logs import get_logger
+from worker.store.artifacts import ArtifactStore
 from worker.store.database import Database
 from worker.store.lineage import forget
 from worker.store.models import (
@@ -67,6 +68,8 @@ class MaintenanceReport:
     ticks_deleted: int = 0
     runs_deleted: int = 0
     containers_removed: list[str] = field(default_factory=list)
+    #: Artifacts (by sha256) no remaining result names any more, removed from the store.
+    artifacts_removed: int = 0
     database: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
 
@@ -128,6 +131,20 @@ def apply_retention(
     db.run_write(delete_history)
 
 
+def referenced_artifacts(db: Database) -> set[str]:
+    """The sha256 of every artifact a result still names."""
+    with db.read() as session:
+        rows = session.execute(
+            sa.select(RESULTS.c.artifacts).where(RESULTS.c.artifacts.is_not(None))
+        ).scalars()
+        return {
+            str(item["sha256"])
+            for artifacts in rows
+            for item in artifacts or ()
+            if isinstance(item, dict) and "sha256" in item
+        }
+
+
 def upkeep(db: Database, *, vacuum: bool) -> list[str]:
     """Run SQLite's ``PRAGMA optimize`` (and ``VACUUM``); return the statements run."""
     if db.engine.dialect.name != "sqlite":
@@ -146,6 +163,8 @@ class Maintenance:
     #: How long terminal jobs are kept; ``None``: forever.
     retention: timedelta | None
     sweep: ContainerSweep | None = None
+    #: The artifact store whose unreferenced artifacts retention removes.
+    artifacts: ArtifactStore | None = None
 
     def run(self, *, vacuum: bool = False) -> MaintenanceReport:
         """Do every chore once; return what was done."""
@@ -153,6 +172,8 @@ class Maintenance:
         report = MaintenanceReport()
         if self.retention is not None:
             apply_retention(self.db, cutoff=self.clock() - self.retention, report=report)
+            if self.artifacts is not None:
+                report.artifacts_removed = len(self.artifacts.sweep(referenced_artifacts(self.db)))
         if self.sweep is not None:
             report.containers_removed = self.sweep()
         report.database = upkeep(self.db, vacuum=vacuum)
