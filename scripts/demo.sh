@@ -7,9 +7,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/setup.sh
 
-# The demo target is on this machine's loopback: let the fetcher share the host's network and
-# allow 127.0.0.0/8, which it blocks by default.
-export FETCHER_NETWORK=host FETCHER_ALLOW_NETWORKS=127.0.0.0/8 FETCHER_ALLOWED_PORTS=any
+# The demo target is on this machine's loopback. The fetcher has no network of its own and goes
+# out only through the egress proxy (which the worker starts); allow 127.0.0.0/8, which both
+# block by default.
+export FETCHER_ALLOW_NETWORKS=127.0.0.0/8 FETCHER_ALLOWED_PORTS=any
 export LOG_FORMAT=console
 
 port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
