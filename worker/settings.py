@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     browser_tmpfs_mb: int = Field(default=256, ge=16)
     #: Largest output (report and artifacts, bytes) the worker reads from a browser container.
     browser_output_limit_bytes: int = Field(default=80 * 1024 * 1024, ge=1024 * 1024)
+    #: Browser containers each worker process keeps started, Chromium launched and waiting
+    #: for its URL (each still runs one capture, then goes); 0: each capture starts cold.
+    browser_standby_containers: int = Field(default=0, ge=0, le=8)
     #: Directory of the artifact store (screenshots, DOMs, HARs, favicons by sha256), shared
     #: by every replica that scans in browser mode and every process that serves artifacts.
     artifact_dir: str = "./artifacts"

@@ -212,3 +212,21 @@ def test_a_worker_without_the_egress_proxy_refuses_browser_scans_at_once(
     job, _ = _browser_scan(env, site.url("/"), tmp_path)
 
     assert (job.state, job.error_code, job.attempts) == (State.FAILED, "mode_unavailable", 1)
+
+
+def test_a_warm_browser_container_captures_as_a_cold_one_does(
+    browser_env: dict[str, str], site: Site, tmp_path: Path, docker_client: docker.DockerClient
+) -> None:
+    site.page("/", b"<title>warm</title><script>document.title = 'warm and scripted'</script>")
+    env = browser_env | {"BROWSER_STANDBY_CONTAINERS": "1"}
+
+    job, result = _browser_scan(env, site.url("/"), tmp_path)
+
+    assert job.state == State.COMPLETED, job.error_message
+    assert result.title == "warm and scripted"
+    assert {"screenshot", "dom", "har"} <= {item["name"] for item in result.artifacts}
+    assert result.egress
+    assert {c["decision"] for c in result.egress} == {"allowed"}
+    # The pool's spare container went with its worker.
+    managed = docker_client.containers.list(all=True, filters={"label": "org.scanbox.managed"})
+    assert [c.name for c in managed if "browser" in (c.image.tags or [""])[0]] == []

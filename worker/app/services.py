@@ -135,19 +135,45 @@ def browser_spec(settings: Settings) -> ContainerSpec:
     )
 
 
-def browser_mode(settings: Settings, *, docker_client: docker.DockerClient) -> BrowserMode | None:
+def browser_mode(
+    settings: Settings, *, worker_id: str, docker_client: docker.DockerClient
+) -> BrowserMode | None:
     """How this worker runs browser scans; ``None`` without the egress proxy (Chromium's only
-    way out is its egress session: ``FETCHER_NETWORK=egress``)."""
+    way out is its egress session: ``FETCHER_NETWORK=egress``). With
+    ``BROWSER_STANDBY_CONTAINERS`` a pool keeps that many warm."""
     sessions = proxy_sessions(settings)
     if sessions is None:
         return None
     spec = browser_spec(settings)
-    return BrowserMode(
-        runner=DockerRunner(client=docker_client, spec=spec, egress=sessions),
+    cold = DockerRunner(client=docker_client, spec=spec, egress=sessions)
+    mode = BrowserMode(
+        runner=cold,
         limits=spec.limits,
         artifacts=ArtifactStore(Path(settings.artifact_dir)),
         max_artifact_bytes=settings.browser_output_limit_bytes,
     )
+    if not settings.browser_standby_containers:
+        return mode
+    pool = StandbyPool(
+        client=open_docker(),
+        spec=spec,
+        command=[*mode.options(), URL_STDIN],
+        worker_id=worker_id,
+        host=socket.gethostname(),
+        size=settings.browser_standby_containers,
+        warm=True,
+        egress=sessions,
+    )
+    pool.open()
+    warm = PooledRunner(
+        client=docker_client,
+        spec=spec,
+        pool=pool,
+        options=mode.options(),
+        fallback=cold,
+        until_end=True,
+    )
+    return replace(mode, runner=warm)
 
 
 def build_reaper(
@@ -295,7 +321,7 @@ def build_scanner(
             limits=child_limits(settings),
             dedup_window=timedelta(milliseconds=settings.dedup_window_ms),
         ),
-        browser=browser_mode(settings, docker_client=docker_client),
+        browser=browser_mode(settings, worker_id=worker_id, docker_client=docker_client),
     )
 
 

@@ -218,6 +218,8 @@ def run_worker_process(
         webhooks.stop()
         task.install(None)
         scanner.runner.close()
+        if scanner.browser is not None:
+            scanner.browser.runner.close()
         beating.stop()
         observed.close()
         docker_client.close()

@@ -54,12 +54,16 @@ class PooledRunner:
         pool: StandbyPool,
         options: Sequence[str],
         fallback: Runner,
+        until_end: bool = False,
     ) -> None:
         self.client = client
         self.spec = spec
         self.pool = pool
         self.options = list(options)
         self.fallback = fallback
+        #: Read the output to its end (a browser's report line is followed by its
+        #: artifacts), not only to the end of its first line.
+        self.until_end = until_end
 
     def run(self, request: RunRequest) -> ContainerRun:
         if list(request.options) != self.options:
@@ -92,6 +96,7 @@ class PooledRunner:
                     deadline=started + self.spec.timeout_ms / 1000,
                     timeout_ms=self.spec.timeout_ms,
                     interruption=request.interruption,
+                    until_end=self.until_end,
                 )
             except ScanError:
                 self._kill(standby.container_id)
@@ -99,7 +104,7 @@ class PooledRunner:
             except OSError as error:
                 self._kill(standby.container_id)
                 raise DockerUnavailable(f"lost the fetcher container's output: {error}") from error
-            if not reader.has_line:
+            if self.until_end or not reader.has_line:
                 exit_code = self._exit_code(standby.container_id)
                 if exit_code != 0:
                     raise self._crash(standby.container_id, exit_code, reader.stderr_tail)
