@@ -94,7 +94,7 @@ def test_entries_from_redis_cli_become_one_job_each(
     _xadd(redis_server, stream, "url", "http://127.0.0.1:9/again", "request_id", "order-17")
     _xadd(
         redis_server, stream,
-        "url", "http://127.0.0.1:9/urgent", "priority", "high", "mode", "http", "force", "1",
+        "url", "http://127.0.0.1:9/urgent", "priority", "high", "mode", "browser", "force", "1",
         "callback_url", "http://127.0.0.1:8080/hook",
     )  # fmt: skip
     db = _db(stream_env)
@@ -118,11 +118,11 @@ def test_entries_from_redis_cli_become_one_job_each(
     assert _status(stream_env, plain)["url"] == "http://127.0.0.1:9/plain"
     with db.transaction(write=False) as connection:
         urgent = connection.execute(
-            sa.select(JOBS.c.priority, REQUESTS.c.callback_url)
+            sa.select(JOBS.c.priority, JOBS.c.mode, REQUESTS.c.callback_url)
             .join(REQUESTS, REQUESTS.c.job_id == JOBS.c.id)
             .where(JOBS.c.url == "http://127.0.0.1:9/urgent")
         ).one()
-    assert tuple(urgent) == ("high", "http://127.0.0.1:8080/hook")
+    assert tuple(urgent) == ("high", "browser", "http://127.0.0.1:8080/hook")
     # The workers were woken: one RQ job per new job, on the queue of its priority.
     queue = stream_env["QUEUE_NAME"]
     assert int(redis_cli(redis_server, "LLEN", f"rq:queue:{queue}")) == 2
@@ -137,7 +137,7 @@ BAD_ENTRIES: list[tuple[list[str], str]] = [
     (["url", "javascript:alert(1)"], "scheme must be http or https"),
     (["url", "http://127.0.0.1/", "url", "http://127.0.0.2/"], "given more than once"),
     (["url", "http://127.0.0.1/", "callback", "http://127.0.0.1/"], "unknown field 'callback'"),
-    (["url", "http://127.0.0.1/", "mode", "browser"], "mode 'browser' is not available"),
+    (["url", "http://127.0.0.1/", "mode", "chromium"], "unknown mode 'chromium'"),
     (["url", "http://127.0.0.1/", "priority", "urgent"], "unknown priority 'urgent'"),
     (["url", "http://127.0.0.1/", "callback_url", "http://10.0.0.1/"], "private address"),
     (["url", "http://127.0.0.1/", "request_id", "1-1"], "stream entry id"),

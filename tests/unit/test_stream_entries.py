@@ -32,13 +32,13 @@ def test_every_field() -> None:
     parsed = _parse(
         (b"url", b"http://127.0.0.1/a"),
         (b"priority", b"high"),
-        (b"mode", b"http"),
+        (b"mode", b"browser"),
         (b"force", b"TRUE"),
         (b"callback_url", b"http://127.0.0.1:8080/hook"),
         (b"request_id", b"order-17"),
     )
     assert isinstance(parsed, StreamRequest)
-    assert (parsed.priority, parsed.force) == ("high", True)
+    assert (parsed.priority, parsed.force, parsed.mode) == ("high", True, "browser")
     assert parsed.request.request_id == "order-17"
     assert parsed.request.callback_url == "http://127.0.0.1:8080/hook"
 
@@ -71,7 +71,7 @@ def test_empty_optional_fields_count_as_absent_and_the_default_callback_applies(
         (((b"url", b"http://a/\xff"),), "'url' is not UTF-8"),
         (((b"url", b"http://a/" + b"a" * 5000),), "longer than 4096 bytes"),
         (((b"url", b"http://a/"), (b"priority", b"urgent")), "unknown priority 'urgent'"),
-        (((b"url", b"http://a/"), (b"mode", b"browser")), "mode 'browser' is not available"),
+        (((b"url", b"http://a/"), (b"mode", b"Browser")), "unknown mode 'Browser'"),
         (((b"url", b"http://a/"), (b"mode", b"ftp")), "unknown mode 'ftp'"),
         (((b"url", b"http://a/"), (b"force", b"maybe")), "force 'maybe' is not true or false"),
         (((b"url", b"http://a/"), (b"callback_url", b"http://10.0.0.1/")), "private address"),

@@ -24,6 +24,7 @@ from redis import Redis
 from rq import Queue, Worker
 
 from statemachine.states import TERMINAL, State
+from statemachine.tables import HTTP_MODE
 from worker.errors import BenchmarkFailed
 from worker.queue.dispatch import Dispatcher, queue_names
 from worker.store import queries
@@ -112,23 +113,36 @@ def wait_until_finished(db: Database, job_ids: Sequence[str], *, timeout_s: floa
 
 
 def scan_one_at_a_time(
-    db: Database, dispatcher: Dispatcher, *, url: str, count: int, timeout_s: float
+    db: Database,
+    dispatcher: Dispatcher,
+    *,
+    url: str,
+    count: int,
+    timeout_s: float,
+    mode: str = HTTP_MODE,
 ) -> list[str]:
-    """Submit ``url`` ``count`` times, each once the one before it is finished."""
+    """Submit ``url`` ``count`` times (scanned in ``mode``), each once the one before it is
+    finished."""
     job_ids = []
     for _ in range(count):
-        [job_id] = submit_urls([url], db=db, dispatcher=dispatcher)
+        [job_id] = submit_urls([url], db=db, dispatcher=dispatcher, mode=mode)
         wait_until_finished(db, [job_id], timeout_s=timeout_s)
         job_ids.append(job_id)
     return job_ids
 
 
 def scan_all_at_once(
-    db: Database, dispatcher: Dispatcher, *, url: str, count: int, timeout_s: float
+    db: Database,
+    dispatcher: Dispatcher,
+    *,
+    url: str,
+    count: int,
+    timeout_s: float,
+    mode: str = HTTP_MODE,
 ) -> tuple[list[str], float]:
-    """Submit ``url`` ``count`` times in one batch; return the ids and the seconds from the
-    first submit to the last COMPLETED."""
-    job_ids = submit_urls([url] * count, db=db, dispatcher=dispatcher)
+    """Submit ``url`` ``count`` times in one batch (scanned in ``mode``); return the ids and
+    the seconds from the first submit to the last COMPLETED."""
+    job_ids = submit_urls([url] * count, db=db, dispatcher=dispatcher, mode=mode)
     wait_until_finished(db, job_ids, timeout_s=timeout_s)
     jobs = [queries.get_job(db, job_id) for job_id in job_ids]
     first = min(job.created_at for job in jobs)

@@ -6,7 +6,7 @@ Optional fields with an empty value count as absent. The fields:
 
 - ``url``: the URL to scan (the same checks as ``scanbox submit``)
 - ``priority``: ``high``, ``normal`` (the default) or ``low``
-- ``mode``: ``http`` (the default; the only mode this scanbox scans in)
+- ``mode``: ``http`` (the default: the fetcher) or ``browser`` (Chromium)
 - ``force``: ``true``/``1``/``yes`` makes a new job even within the deduplication window
 - ``callback_url``: where to POST the job's terminal state (default ``WEBHOOK_URL``)
 - ``request_id``: the idempotency key (default: the entry's own id)
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from statemachine.tables import HTTP_MODE, MODES
 from worker.errors import UsageError
 from worker.queue.dispatch import PRIORITIES
 from worker.queue.stream import Entry
@@ -26,10 +27,6 @@ from worker.submit.plan import Request, check_requests
 
 #: The fields an entry may have.
 FIELDS = frozenset({"url", "priority", "mode", "force", "callback_url", "request_id"})
-#: Modes an entry may ask for; ``http`` is the only one this scanbox runs.
-MODES = ("http",)
-#: Modes scanbox knows of but this one does not run.
-OTHER_MODES = frozenset({"browser"})
 #: Longest value of any field, in bytes.
 MAX_VALUE_BYTES = 4096
 #: Most fields an entry may have (pairs).
@@ -46,6 +43,7 @@ class StreamRequest:
     request: Request
     priority: str
     force: bool
+    mode: str = HTTP_MODE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,8 +79,6 @@ def _fields(entry: Entry) -> dict[str, str]:
 def _choice(fields: dict[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
     value = fields.get(name) or default
     if value not in choices:
-        if name == "mode" and value in OTHER_MODES:
-            raise UsageError(f"mode {value!r} is not available in this scanbox (use http)")
         raise UsageError(f"unknown {name} {value[:64]!r} (use one of {', '.join(choices)})")
     return value
 
@@ -96,7 +92,7 @@ def parse_entry(
         if not fields.get("url"):
             raise UsageError("the entry has no url")
         priority = _choice(fields, "priority", PRIORITIES, "normal")
-        _choice(fields, "mode", MODES, "http")
+        mode = _choice(fields, "mode", MODES, HTTP_MODE)
         force_text = (fields.get("force") or "false").lower()
         if force_text not in FORCE_VALUES:
             raise UsageError(f"force {force_text[:16]!r} is not true or false")
@@ -110,5 +106,9 @@ def parse_entry(
     except UsageError as error:
         return Rejection(entry=entry, reason=str(error))
     return StreamRequest(
-        entry_id=entry.id, request=request, priority=priority, force=FORCE_VALUES[force_text]
+        entry_id=entry.id,
+        request=request,
+        priority=priority,
+        force=FORCE_VALUES[force_text],
+        mode=mode,
     )

@@ -115,7 +115,7 @@ class StreamIntake:
 
     def settle(self, entries: Sequence[Entry]) -> None:
         """Store the jobs of the valid ``entries``, reject the others, acknowledge all."""
-        groups: dict[tuple[str, bool], list[StreamRequest]] = {}
+        groups: dict[tuple[str, bool, str], list[StreamRequest]] = {}
         for entry in entries:
             parsed = parse_entry(
                 entry, default_callback=self.default_callback, callbacks=self.callbacks
@@ -123,17 +123,19 @@ class StreamIntake:
             if isinstance(parsed, Rejection):
                 self._reject(parsed)
                 continue
-            groups.setdefault((parsed.priority, parsed.force), []).append(parsed)
-        for (priority, force), requests in groups.items():
+            groups.setdefault((parsed.priority, parsed.force, parsed.mode), []).append(parsed)
+        for (priority, force, mode), requests in groups.items():
             try:
-                self._submit(requests, priority=priority, force=force)
+                self._submit(requests, priority=priority, force=force, mode=mode)
             except (UsageError, sa.exc.SQLAlchemyError) as error:
                 if isinstance(error, _OUTAGES):
                     raise
                 for request in requests:
-                    self._submit_alone(request, entries, priority=priority, force=force)
+                    self._submit_alone(request, entries)
 
-    def _submit(self, requests: Sequence[StreamRequest], *, priority: str, force: bool) -> None:
+    def _submit(
+        self, requests: Sequence[StreamRequest], *, priority: str, force: bool, mode: str
+    ) -> None:
         submissions = submit_requests(
             [request.request for request in requests],
             db=self.db,
@@ -143,6 +145,7 @@ class StreamIntake:
             dedup_window=timedelta(0) if force else self.dedup_window,
             max_queued=self.max_queued,
             callbacks=self.callbacks,
+            mode=mode,
             clock=self.clock,
         )
         entry_ids = [request.entry_id for request in requests]
@@ -158,11 +161,11 @@ class StreamIntake:
             priority=priority,
         )
 
-    def _submit_alone(
-        self, request: StreamRequest, entries: Sequence[Entry], *, priority: str, force: bool
-    ) -> None:
+    def _submit_alone(self, request: StreamRequest, entries: Sequence[Entry]) -> None:
         try:
-            self._submit([request], priority=priority, force=force)
+            self._submit(
+                [request], priority=request.priority, force=request.force, mode=request.mode
+            )
         except (UsageError, sa.exc.SQLAlchemyError) as error:
             if isinstance(error, _OUTAGES):
                 raise
