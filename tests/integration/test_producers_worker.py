@@ -191,3 +191,32 @@ def test_scan_prints_one_scan_and_stores_nothing(
         )
         == []
     )
+
+
+def test_scan_in_browser_mode_captures_and_keeps_artifacts_only_where_asked(
+    scan_env: dict[str, str], tmp_path: Path
+) -> None:
+    database = tmp_path / "never.db"
+    kept = tmp_path / "kept"
+    env = {
+        **scan_env,
+        "TURSO_CONNECTION_URL": f"file:{database}",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "ARTIFACT_DIR": str(tmp_path / "never-artifacts"),
+    }
+    with serve() as site:
+        site.page("/", b"<title>x</title><script>document.title = 'by script'</script>")
+        done = _scan(env, site.url("/"), "--mode", "browser", "--json")
+        assert done.returncode == 0, done.stderr
+        found = json.loads(done.stdout)
+        assert found["state"] == "COMPLETED", found
+        assert found["result"]["title"] == "by script"
+        assert {"screenshot", "dom", "har"} <= {a["name"] for a in found["result"]["artifacts"]}
+        keeping = _scan(env, site.url("/"), "--mode", "browser", "--artifact-dir", str(kept))
+        assert keeping.returncode == 0, keeping.stderr
+    assert len([path for path in kept.rglob("*") if path.is_file()]) >= 3
+    assert not (tmp_path / "never-artifacts").exists()
+    assert not database.exists()
+    bad = _scan(env, site.url("/"), "--mode", "chromium")
+    assert bad.returncode == 2
+    assert "unknown mode 'chromium'" in bad.stderr

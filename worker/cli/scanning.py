@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from worker.cli.base import EXIT_FAILURE, JsonOption, app, errors_reported, load_settings, stdout
+from worker.cli.base import (
+    EXIT_FAILURE,
+    JsonOption,
+    app,
+    errors_reported,
+    fail,
+    load_settings,
+    stdout,
+)
 
 #: Appended to the deployment's name on a one-off scan's container, so that no worker's reaper
 #: takes it for an orphan of its own (its runner removes it on every path).
@@ -16,13 +26,22 @@ ONE_OFF_DEPLOYMENT_SUFFIX = ".scan"
 @app.command()
 def scan(
     url: Annotated[str, typer.Argument(help="The URL to scan (http or https).")],
+    *,
+    mode: Annotated[str, typer.Option(help="http (the fetcher) or browser (Chromium).")] = "http",
+    artifact_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --mode browser: keep the screenshot, DOM and HAR here, by sha256 "
+            "[default: kept nowhere]."
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Scan one URL now and print what was found; no database, no Redis, nothing stored.
 
-    The scan is the one a worker runs: a fetcher container under the same limits and options
-    (FETCHER_*, CONTAINER_*), the same checks of its output, the same rules and POLICY_FILE.
-    Exit status 1 when it did not complete.
+    The scan is the one a worker runs: a fetcher (or browser) container under the same limits
+    and options (FETCHER_*, CONTAINER_*, BROWSER_*), through the egress proxy, the same checks
+    of its output, the same rules and POLICY_FILE. Exit status 1 when it did not complete.
     """
     from dataclasses import replace
     from datetime import UTC, datetime
@@ -31,6 +50,7 @@ def scan(
     from worker.app.egress import egress_running, proxy_sessions
     from worker.app.services import (
         analysis_policy,
+        browser_mode,
         container_spec,
         fetcher_args,
         new_process_id,
@@ -43,14 +63,27 @@ def scan(
     from worker.scan.record import result_values
     from worker.store.models import ScanJob, ScanResult
 
+    if mode not in ("http", "browser"):
+        fail(f"unknown mode {mode!r} (use one of http, browser)")
     settings = load_settings()
-    with errors_reported():
+    with errors_reported(), tempfile.TemporaryDirectory(prefix="scanbox-scan-") as scratch:
         client = open_docker()
         try:
             spec = replace(
                 container_spec(settings),
                 deployment=settings.deployment + ONE_OFF_DEPLOYMENT_SUFFIX,
             )
+            browser = None
+            if mode == "browser":
+                browser = browser_mode(
+                    settings.model_copy(update={"artifact_dir": str(artifact_dir or scratch)}),
+                    worker_id="scan",
+                    docker_client=client,
+                )
+                if browser is None:
+                    fail(
+                        "browser scans go out only through the egress proxy: FETCHER_NETWORK=egress"
+                    )
             with egress_running(settings):
                 outcome = scan_once(
                     url,
@@ -58,6 +91,7 @@ def scan(
                     fetch=fetcher_args(settings),
                     policy=analysis_policy(settings)(),
                     worker_id=f"scan.{new_process_id()}",
+                    browser=browser,
                 )
         finally:
             client.close()
@@ -80,6 +114,7 @@ def scan(
                     judgement=outcome.judgement,
                     previous=None,
                     now=now,
+                    capture=outcome.capture,
                 )
             )
         error = outcome.error

@@ -12,11 +12,13 @@ import uuid
 from dataclasses import dataclass
 
 from statemachine.states import State
+from worker.analysis.browser import browser_reasons, with_browser_reasons
 from worker.analysis.policy import Policy
 from worker.analysis.report import FetchReport, parse_report
 from worker.analysis.rules import Judgement, judge
 from worker.containers.runner import ContainerRun, Runner, RunRequest
 from worker.errors import FetchTimedOut, ScanError, ScanTimedOut
+from worker.scan.browser import BrowserMode, Capture, read_browser_output
 from worker.scan.scanner import FetcherArgs
 from worker.urls import validate_url
 
@@ -33,28 +35,47 @@ class OneScan:
     report: FetchReport | None = None
     judgement: Judgement | None = None
     error: ScanError | None = None
+    #: A browser scan's capture (its artifacts are in the mode's store).
+    capture: Capture | None = None
 
 
 def scan_once(
-    url: str, *, runner: Runner, fetch: FetcherArgs, policy: Policy, worker_id: str
+    url: str,
+    *,
+    runner: Runner,
+    fetch: FetcherArgs,
+    policy: Policy,
+    worker_id: str,
+    browser: BrowserMode | None = None,
 ) -> OneScan:
-    """Scan ``url`` once with ``runner``; ``InvalidURL`` for a URL ``submit`` would refuse."""
+    """Scan ``url`` once with ``runner`` (or in ``browser`` mode); ``InvalidURL`` for a URL
+    ``submit`` would refuse."""
     checked = validate_url(url)
     scan_id = uuid.uuid4().hex
+    capture = None
     try:
-        run = runner.run(
+        run = (browser.runner if browser else runner).run(
             RunRequest(
                 job_id=scan_id,
                 attempt=1,
                 worker_id=worker_id,
                 url=checked,
-                options=fetch.options(),
+                options=browser.options() if browser else fetch.options(),
             )
         )
-        report = parse_report(run.stdout)
+        if browser is None:
+            report = parse_report(run.stdout)
+        else:
+            capture = read_browser_output(browser, run)
+            report = capture.report
         if report.error is not None and report.error.code == "timeout":
             raise FetchTimedOut(report.error.message)
         judgement = judge(report, policy=policy)
+        if capture is not None:
+            egress = None if run.egress is None else list(run.egress)
+            judgement = with_browser_reasons(
+                judgement, browser_reasons(capture.browser, egress=egress)
+            )
     except ScanError as error:
         state = State.TIMED_OUT if isinstance(error, ScanTimedOut) else State.FAILED
         return OneScan(scan_id=scan_id, url=checked, state=state, error=error)
@@ -65,4 +86,5 @@ def scan_once(
         run=run,
         report=report,
         judgement=judgement,
+        capture=capture,
     )
