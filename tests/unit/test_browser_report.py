@@ -69,6 +69,8 @@ def test_the_final_document_and_the_proxys_peer_make_the_fetch_report() -> None:
     assert (fetch.peer.address, fetch.peer.port) == ("192.0.2.7", 80)
     assert fetch.observations.script_redirects == ["http://b.test/landed"]
     assert fetch.observations.scripts.external_hosts == ["cdn.test"]
+    # What the page led to, for child scans: the first request to each other host.
+    assert fetch.observations.links.targets == ["http://a.test/", "http://cdn.test/x.js"]
 
 
 def test_what_only_a_browser_sees_is_a_reason_each() -> None:

@@ -164,6 +164,13 @@ def as_fetch_report(
         if hop.kind == "http" and hop.status is not None
     ]
     total = report.timings.get("capture_ms") or report.timings.get("total_ms") or 0.0
+    # What the page led to: the first request to each other host (subresources included),
+    # the leads of child scans as a page's links are for the fetcher.
+    first_by_host: dict[str, str] = {}
+    for request in report.requests:
+        host = _host(request.url)
+        if host and host != page_host and request.url.startswith(("http://", "https://")):
+            first_by_host.setdefault(host, request.url)
     return FetchReport.model_validate(
         {
             "schema": 1,
@@ -207,7 +214,11 @@ def as_fetch_report(
                 ),
                 mixed_content=[],
                 host=HostFacts(ip_literal=False, punycode=False, unicode=None),
-                links=Links(count=0, external_hosts=[]),
+                links=Links(
+                    count=len(first_by_host),
+                    external_hosts=sorted(first_by_host)[:100],
+                    targets=list(first_by_host.values())[:100],
+                ),
             ).model_dump(),
         }
     )
