@@ -22,6 +22,7 @@ import pytest
 from redis import Redis
 
 from statemachine.states import State
+from tests.apiserver import api_server, make_key
 from tests.browser import decode_png
 from tests.integration.conftest import scanbox_containers, settings_from
 from tests.services import unavailable, worker_processes
@@ -230,3 +231,45 @@ def test_a_warm_browser_container_captures_as_a_cold_one_does(
     # The pool's spare container went with its worker.
     managed = docker_client.containers.list(all=True, filters={"label": "org.scanbox.managed"})
     assert [c.name for c in managed if "browser" in (c.image.tags or [""])[0]] == []
+
+
+def test_the_api_serves_a_browser_scans_artifacts_as_downloads_and_its_page_shows_them(
+    browser_env: dict[str, str], site: Site, tmp_path: Path
+) -> None:
+    site.page("/", b"<title>for the api</title><script>fetch('/api')</script>")
+    site.page("/api", b"[]", content_type="application/json")
+    job, result = _browser_scan(browser_env, site.url("/"), tmp_path)
+    assert job.state == State.COMPLETED, job.error_message
+    env = browser_env | {"API_SECRET": "s" * 32}
+    _, key = make_key(env["TURSO_CONNECTION_URL"], scope="read")
+    with api_server(env, tmp_path) as server:
+        client = server.client(key)
+        document = client.get(f"/v1/scans/{job.id}").json()
+        listed = client.get(f"/v1/scans/{job.id}/artifacts").json()
+        shot = client.get(f"/v1/scans/{job.id}/artifacts/screenshot")
+        missing = client.get(f"/v1/scans/{job.id}/artifacts/video")
+        login = server.client().post(
+            "/login",
+            body=f"key={key}".encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": f"http://127.0.0.1:{server.port}",
+            },
+        )
+        cookie = login.headers.get("set-cookie", "").split(";")[0]
+        page = server.client().get(f"/scans/{job.id}", headers={"Cookie": cookie})
+
+    assert document["mode"] == "browser"
+    assert {"screenshot", "dom", "har", "report.json"} <= {a["name"] for a in listed["artifacts"]}
+    declared = {item["name"]: item for item in result.artifacts}
+    assert shot.status == 200
+    assert sha256(shot.body) == declared["screenshot"]["sha256"]
+    assert shot.headers["content-type"].startswith("image/png")
+    assert shot.headers["content-disposition"].startswith("attachment")
+    assert shot.headers["content-security-policy"].startswith("sandbox")
+    assert shot.headers["x-content-type-options"] == "nosniff"
+    assert missing.status == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert page.status == 200, page.body[:300]
+    assert f"/v1/scans/{job.id}/artifacts/screenshot".encode() in page.body
+    assert b"Connections (egress proxy)" in page.body

@@ -1,9 +1,9 @@
 """A scan's artifacts: files made by the scan, served only as downloads.
 
-Every source of artifacts implements ``ArtifactSource``. Today there is one: the stored fetcher
-report of a completed scan (``report.json``). The browser's captures (a screenshot, the DOM, a
-HAR) are a second source of the same interface over their own table; ``ArtifactSources``
-answers from each in turn.
+Every source of artifacts implements ``ArtifactSource``: the stored report of a completed
+scan (``report.json``), and a browser scan's captures (``screenshot``, ``dom``, ``har``,
+``favicon``) from the artifact store, checked against the sha256 its result names.
+``ArtifactSources`` answers from each in turn.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from worker.documents import finite
 from worker.store import queries
+from worker.store.artifacts import ArtifactStore
 from worker.store.database import Database
 
 #: What an artifact's name may look like (it becomes part of a download's file name).
@@ -75,6 +76,39 @@ class ReportArtifacts:
         if data is None:
             return None
         info = ArtifactInfo(name=REPORT, media_type="application/json", size=len(data))
+        return Artifact(info=info, data=data)
+
+
+class StoredArtifacts:
+    """A browser scan's screenshot, DOM, HAR and favicon, from the artifact store."""
+
+    def __init__(self, *, db: Database, store: ArtifactStore) -> None:
+        self.db = db
+        self.store = store
+
+    def _declared(self, job_id: str) -> dict[str, dict[str, Any]]:
+        result = queries.get_result(self.db, job_id)
+        items = (result.artifacts or []) if result is not None else []
+        return {
+            str(item["name"]): item
+            for item in items
+            if isinstance(item, dict) and ARTIFACT_NAME.fullmatch(str(item.get("name", "")))
+        }
+
+    def list(self, job_id: str) -> list[ArtifactInfo]:
+        return [
+            ArtifactInfo(name=name, media_type=str(item["media_type"]), size=int(item["size"]))
+            for name, item in self._declared(job_id).items()
+        ]
+
+    def read(self, job_id: str, name: str) -> Artifact | None:
+        item = self._declared(job_id).get(name)
+        if item is None:
+            return None
+        data = self.store.read(str(item["sha256"]))
+        if data is None:
+            return None
+        info = ArtifactInfo(name=name, media_type=str(item["media_type"]), size=len(data))
         return Artifact(info=info, data=data)
 
 

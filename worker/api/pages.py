@@ -136,7 +136,8 @@ def list_page(request: Request) -> Response:
 
 
 def scan_page(job_id: str, request: Request) -> Response:
-    """One scan in full: verdict and reasons, redirects, audit trail, artifacts."""
+    """One scan in full: verdict and reasons, the screenshot, redirects, requests, the egress
+    proxy's connections, audit trail, artifacts."""
     caller = _caller(request)
     if not isinstance(caller, Caller):
         return caller
@@ -147,6 +148,7 @@ def scan_page(job_id: str, request: Request) -> Response:
         return _error_page(problem_for(error), caller, request)
     result = queries.get_result(parts.db, job_id)
     report: dict[str, Any] = result.report if result is not None else {}
+    artifacts = parts.artifacts.list(job_id)
     return render(
         "scan.html",
         caller=caller,
@@ -157,7 +159,8 @@ def scan_page(job_id: str, request: Request) -> Response:
         redirects=report.get("redirects") or [],
         requests=report.get("requests") or [],
         audit=queries.get_audit(parts.db, job_id),
-        artifacts=parts.artifacts.list(job_id),
+        artifacts=artifacts,
+        screenshot=next((item for item in artifacts if item.name == "screenshot"), None),
     )
 
 

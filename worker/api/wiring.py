@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from pathlib import Path
 
-from worker.api.artifacts import ArtifactSources, ReportArtifacts
+from worker.api.artifacts import ArtifactSources, ReportArtifacts, StoredArtifacts
 from worker.api.cursors import CursorSigner
 from worker.api.forms import FormTokens
 from worker.api.parts import ApiParts, SubmitOptions
@@ -18,6 +19,7 @@ from worker.app.database import open_database
 from worker.app.services import dispatcher, open_redis
 from worker.queue.dispatch import queue_names
 from worker.settings import Settings
+from worker.store.artifacts import ArtifactStore
 from worker.telemetry.metrics import Metrics, SystemCollector
 
 #: Bytes of the secret made when ``API_SECRET`` is empty.
@@ -52,7 +54,12 @@ def build_parts(settings: Settings) -> ApiParts:
         ),
         cursors=CursorSigner(secret=secret),
         forms=FormTokens(secret=secret),
-        artifacts=ArtifactSources([ReportArtifacts(db=db)]),
+        artifacts=ArtifactSources(
+            [
+                ReportArtifacts(db=db),
+                StoredArtifacts(db=db, store=ArtifactStore(Path(settings.artifact_dir))),
+            ]
+        ),
         metrics=metrics,
         submit=SubmitOptions(
             max_attempts=settings.max_attempts,
