@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from worker.app.database import open_database
+from worker.app.egress import proxy_sessions
 from worker.app.services import (
     child_limits,
     container_spec,
@@ -48,7 +49,7 @@ def main(job_id: str) -> int:
     spec = container_spec(settings)
     scanner = Scanner(
         db=db,
-        runner=DockerRunner(client=docker_client, spec=spec),
+        runner=DockerRunner(client=docker_client, spec=spec, egress=proxy_sessions(settings)),
         dispatcher=dispatcher(settings, redis),
         worker_id="crash-after-commit",
         limits=spec.limits,

@@ -239,10 +239,17 @@ class StandbyPool:
                 self._retire_old()
                 continue
             try:
-                self._ready.put(self.make())
+                made = self.make()
             except (ContainerStartFailed, DockerUnavailable) as error:
                 self._log.warning("standby_not_made", error=str(error))
                 self._stop.wait(RETRY_AFTER_S)
+                continue
+            if self._stop.is_set():
+                # Made while the pool was closing (a slow engine): nobody will take it.
+                self.discard(made)
+                self._do_work()
+            else:
+                self._ready.put(made)
 
     def _retire_old(self) -> None:
         for _ in range(self._ready.qsize()):

@@ -163,9 +163,13 @@ class ConnectionHandler:
             # Recorded before the client sees its connection end, and whatever cuts it.
             if recorded:
                 self._keep(session, number, entry.freeze(ended=loop.time()))
-            for stream in (client, entry.target):
-                if stream is not None:
-                    await close_stream(stream.writer)
+            # Both closed before either is waited for: a cancellation (the proxy stopping)
+            # during the first wait must not leave the second open.
+            streams = [stream for stream in (client, entry.target) if stream is not None]
+            for stream in streams:
+                stream.writer.close()
+            for stream in streams:
+                await close_stream(stream.writer)
 
     def _keep(self, session: LiveSession, number: int, record: ConnectionRecord) -> None:
         """Record a finished connection, and log it: host and port only, never a path."""
