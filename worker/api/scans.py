@@ -52,15 +52,20 @@ Submitter = Annotated[Caller, Depends(needs("submit"))]
     status_code=201,
     response_model=SubmitResponse,
     responses={
-        200: {"model": SubmitResponse, "description": "Every URL was a duplicate."},
+        200: {
+            "model": SubmitResponse,
+            "description": "Every URL was a duplicate, or a request id submitted before.",
+        },
         **_problems(401, 403, 413, 422, 429, 503),
     },
     summary="Submit one URL or a batch",
 )
 def post_scans(body: ScanRequest, request: Request, caller: Submitter) -> JSONResponse:
     """Store one QUEUED job per new URL: 201 with the jobs, or 200 when every URL was a
-    duplicate (each has ``duplicate: true``). One bad URL refuses the whole submission (422);
-    so does a full queue (503, ``Retry-After``)."""
+    duplicate (each has ``duplicate: true``; a request id submitted before also has
+    ``repeated: true`` and its first job). One bad URL, callback URL, request id, depth or
+    max_children refuses the whole submission (422, the CLI's own message) and stores
+    nothing; so does a full queue (503, ``Retry-After``)."""
     submissions = submit(parts_of(request), body)
     new = [item for item in submissions if not item.duplicate]
     document = SubmitResponse.model_validate(
@@ -71,6 +76,8 @@ def post_scans(body: ScanRequest, request: Request, caller: Submitter) -> JSONRe
                     "url": item.url,
                     "state": item.state.value,
                     "duplicate": item.duplicate,
+                    "repeated": item.repeated,
+                    "request_id": item.request_id,
                 }
                 for item in submissions
             ]
