@@ -364,7 +364,7 @@ def test_a_callback_is_stored_and_called_back_when_the_job_is_terminal(
 
 
 def test_a_request_id_submitted_again_returns_its_first_job(
-    server: ApiServer, keys: dict[str, str], db: Database
+    env: dict[str, str], server: ApiServer, keys: dict[str, str], db: Database
 ) -> None:
     client = server.client(keys["submit"])
     request_id = f"retry-{uuid.uuid4().hex}"
@@ -400,6 +400,14 @@ def test_a_request_id_submitted_again_returns_its_first_job(
     assert batch.status == 201
     folded, new = batch.json()["scans"]
     assert (folded["id"], folded["repeated"], new["repeated"]) == (made["id"], True, False)
+    # The job's document names its request ids, in the API as in status --json.
+    served = client.get(f"/v1/scans/{made['id']}").json()
+    assert served["request_ids"] == [request_id]
+    printed = _cli(env, "status", "--request-id", request_id, "--json")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == {**served, "request_id": request_id}
+    page = client.get("/v1/scans?limit=5").json()["items"]
+    assert {item["id"]: item["request_ids"] for item in page}[new["id"]] == []
 
 
 def test_depth_makes_the_job_the_root_of_a_tree_of_child_scans(

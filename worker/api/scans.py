@@ -23,6 +23,7 @@ from worker.api.schemas import (
 from worker.api.submitting import submit
 from worker.documents import audit_dict, finite, job_dict
 from worker.store import queries
+from worker.store.requests import job_request_ids, request_ids_of
 from worker.store.search import MAX_PAGE, search_jobs
 
 #: Jobs a page holds unless ``limit`` says otherwise.
@@ -124,10 +125,14 @@ def get_scans(
     )
     after = None if cursor is None else parts.cursors.decode(cursor, filters=filters)
     page = search_jobs(parts.db, filters=filters, after=after, limit=limit)
+    request_ids = request_ids_of(parts.db, [job.id for job in page.jobs])
     return JSONResponse(
         finite(
             {
-                "items": [job_dict(job, page.results.get(job.id)) for job in page.jobs],
+                "items": [
+                    job_dict(job, page.results.get(job.id), request_ids=request_ids.get(job.id, []))
+                    for job in page.jobs
+                ],
                 "next_cursor": None
                 if page.next is None
                 else parts.cursors.encode(page.next, filters=filters),
@@ -145,9 +150,11 @@ def get_scans(
 )
 def get_scan(job_id: str, request: Request, _caller: Reader) -> JSONResponse:
     """The job as ``scanbox status --json`` prints it: state, version, attempts, timestamps,
-    limits, and the result with its verdict (null until there is one)."""
-    job, result = queries.get_job_and_result(parts_of(request).db, job_id)
-    return JSONResponse(finite(job_dict(job, result)))
+    limits, the result with its verdict (null until there is one), and its request ids."""
+    db = parts_of(request).db
+    job, result = queries.get_job_and_result(db, job_id)
+    request_ids = job_request_ids(db, job_id)
+    return JSONResponse(finite(job_dict(job, result, request_ids=request_ids)))
 
 
 @router.get(

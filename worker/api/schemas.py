@@ -152,6 +152,10 @@ class JobDocument(BaseModel):
     result: dict[str, Any] | None = Field(
         description="The result (verdict, score, reasons, final URL, …), null until there is one."
     )
+    request_ids: list[str] = Field(
+        description="The request ids of the submissions the job was made by or folded into, "
+        "oldest first."
+    )
 
 
 class SearchPage(BaseModel):

@@ -149,12 +149,15 @@ def _wait_and_print(
     from statemachine.states import State
     from worker.cli import views
     from worker.store import queries
+    from worker.store.requests import request_ids_of
 
     jobs = queries.wait_for_terminal(db, job_ids, timeout_s=timeout_s)
+    request_ids = request_ids_of(db, job_ids) if json_output else {}
     for job_id in job_ids:
         job = jobs[job_id]
         if json_output:
-            views.print_json(views.job_dict(job, queries.get_result(db, job_id)))
+            result = queries.get_result(db, job_id)
+            views.print_json(views.job_dict(job, result, request_ids=request_ids.get(job_id, [])))
         else:
             stdout.print(Text.assemble(text(job_id), " ", views.state_text(str(job.state))))
     if any(job.state != State.COMPLETED for job in jobs.values()):
@@ -211,7 +214,10 @@ def status(
         job = queries.get_job(db, job_id)
         result = queries.get_result(db, job_id)
         if json_output:
-            data = views.job_dict(job, result)
+            from worker.store.requests import job_request_ids
+
+            request_ids = job_request_ids(db, job_id)
+            data = views.job_dict(job, result, request_ids=request_ids)
             if request_id is not None:
                 data["request_id"] = request_id
             views.print_json(data)
@@ -241,7 +247,12 @@ def list_(
         db = open_database(settings)
         jobs = queries.list_jobs(db, state=state, limit=limit)
         if json_output:
-            views.print_json([views.job_dict(job, None) | {"result": None} for job in jobs])
+            from worker.store.requests import request_ids_of
+
+            request_ids = request_ids_of(db, [job.id for job in jobs])
+            views.print_json(
+                [views.job_dict(job, None, request_ids=request_ids.get(job.id, [])) for job in jobs]
+            )
             return
         stdout.print(views.jobs_table(jobs))
 
@@ -273,7 +284,10 @@ def show(
         audit = queries.get_audit(db, job_id)
         previous = queries.get_previous_result(db, result)
         if json_output:
-            data = views.job_dict(job, None)
+            from worker.store.requests import job_request_ids
+
+            request_ids = job_request_ids(db, job_id)
+            data = views.job_dict(job, None, request_ids=request_ids)
             data["result"] = views.result_dict(result, full=True)
             data["previous_result"] = views.result_dict(previous)
             data["audit"] = [views.audit_dict(row) for row in audit]

@@ -99,6 +99,31 @@ def callbacks_of(connection: Connection, job_id: str) -> list[Callback]:
     return [Callback(request_id=row.request_id, url=row.callback_url) for row in rows]
 
 
+def request_ids_of(db: Database, job_ids: Collection[str]) -> dict[str, list[str]]:
+    """The request ids of the submissions each of ``job_ids`` was made by or folded into,
+    oldest first; a job that has none is left out."""
+    ids = sorted(set(job_ids))
+    found: dict[str, list[str]] = {}
+    with db.read() as session:
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            rows = session.execute(
+                sa.select(REQUESTS.c.job_id, REQUESTS.c.request_id)
+                .where(
+                    REQUESTS.c.job_id.in_(ids[start : start + LOOKUP_CHUNK]),
+                    REQUESTS.c.request_id.is_not(None),
+                )
+                .order_by(REQUESTS.c.id)
+            )
+            for row in rows:
+                found.setdefault(row.job_id, []).append(row.request_id)
+    return found
+
+
+def job_request_ids(db: Database, job_id: str) -> list[str]:
+    """The request ids of the submissions ``job_id`` was made by or folded into, oldest first."""
+    return request_ids_of(db, [job_id]).get(job_id, [])
+
+
 def job_of_request(db: Database, request_id: str) -> str:
     """The job the submission with ``request_id`` made or was folded into; ``UnknownRequest``."""
     with db.read() as session:
