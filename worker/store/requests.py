@@ -19,6 +19,7 @@ from statemachine.states import State
 from worker.errors import UnknownRequest
 from worker.store.database import Database
 from worker.store.models import JOBS, REQUESTS
+from worker.store.rows import insert_records
 
 #: Request ids looked up per query (well under every backend's limit on bound parameters).
 LOOKUP_CHUNK = 500
@@ -35,7 +36,7 @@ class KnownRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class NewRequest:
-    """A request row to store with its submission."""
+    """A request row to store with its submission (its fields are the row's columns)."""
 
     job_id: str
     request_id: str | None = None
@@ -72,21 +73,7 @@ def insert_requests(
     connection: Connection, requests: Sequence[NewRequest], *, now: datetime
 ) -> None:
     """Store ``requests`` (in the transaction that stores their jobs)."""
-    if not requests:
-        return
-    connection.execute(
-        REQUESTS.insert(),
-        [
-            {
-                "request_id": request.request_id,
-                "job_id": request.job_id,
-                "callback_url": request.callback_url,
-                "entry_id": request.entry_id,
-                "created_at": now,
-            }
-            for request in requests
-        ],
-    )
+    insert_records(connection, REQUESTS, requests, now=now)
 
 
 def callbacks_of(connection: Connection, job_id: str) -> list[Callback]:
