@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
@@ -22,6 +22,7 @@ from worker.cli.terminal import text
 
 if TYPE_CHECKING:
     from worker.store.database import Database
+    from worker.store.models import ScanJob, ScanResult
 
 
 @app.command()
@@ -164,6 +165,14 @@ def _wait_and_print(
         raise typer.Exit(EXIT_FAILURE)
 
 
+def _job_json(db: Database, job: ScanJob, result: ScanResult | None) -> dict[str, Any]:
+    """The job's document as ``status --json`` prints it, its request ids read from ``db``."""
+    from worker.cli import views
+    from worker.store.requests import job_request_ids
+
+    return views.job_dict(job, result, request_ids=job_request_ids(db, job.id))
+
+
 @app.command()
 def wait(
     job_ids: Annotated[list[str], typer.Argument(help="Jobs to wait for.")],
@@ -211,13 +220,9 @@ def status(
 
             job_id = job_of_request(db, request_id)
         assert job_id is not None
-        job = queries.get_job(db, job_id)
-        result = queries.get_result(db, job_id)
+        job, result = queries.get_job_and_result(db, job_id)
         if json_output:
-            from worker.store.requests import job_request_ids
-
-            request_ids = job_request_ids(db, job_id)
-            data = views.job_dict(job, result, request_ids=request_ids)
+            data = _job_json(db, job, result)
             if request_id is not None:
                 data["request_id"] = request_id
             views.print_json(data)
@@ -284,10 +289,7 @@ def show(
         audit = queries.get_audit(db, job_id)
         previous = queries.get_previous_result(db, result)
         if json_output:
-            from worker.store.requests import job_request_ids
-
-            request_ids = job_request_ids(db, job_id)
-            data = views.job_dict(job, None, request_ids=request_ids)
+            data = _job_json(db, job, None)
             data["result"] = views.result_dict(result, full=True)
             data["previous_result"] = views.result_dict(previous)
             data["audit"] = [views.audit_dict(row) for row in audit]
