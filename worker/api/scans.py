@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from worker.api.artifacts import ARTIFACT_NAME
 from worker.api.auth import Caller, needs, parts_of
 from worker.api.filters import SearchParams, parse_filters
+from worker.api.parts import ApiParts
 from worker.api.problems import PROBLEM_MEDIA_TYPE, Problem
 from worker.api.schemas import (
     ArtifactList,
@@ -43,9 +44,19 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+#: What a route about one scan may answer besides its own document.
+ONE_SCAN_PROBLEMS = _problems(401, 403, 404, 429)
+
 router = APIRouter(prefix="/v1/scans", tags=["scans"])
 Reader = Annotated[Caller, Depends(needs("read"))]
 Submitter = Annotated[Caller, Depends(needs("submit"))]
+
+
+def _known_scan(request: Request, job_id: str) -> ApiParts:
+    """The API's parts, once ``job_id`` is known to be a scan (``UnknownJob`` if not)."""
+    parts = parts_of(request)
+    queries.get_job(parts.db, job_id)
+    return parts
 
 
 @router.post(
@@ -145,7 +156,7 @@ def get_scans(
 @router.get(
     "/{job_id}",
     response_model=JobDocument,
-    responses=_problems(401, 403, 404, 429),
+    responses=ONE_SCAN_PROBLEMS,
     summary="One scan",
 )
 def get_scan(job_id: str, request: Request, _caller: Reader) -> JSONResponse:
@@ -160,13 +171,12 @@ def get_scan(job_id: str, request: Request, _caller: Reader) -> JSONResponse:
 @router.get(
     "/{job_id}/audit",
     response_model=AuditDocument,
-    responses=_problems(401, 403, 404, 429),
+    responses=ONE_SCAN_PROBLEMS,
     summary="One scan's audit trail",
 )
 def get_audit(job_id: str, request: Request, _caller: Reader) -> JSONResponse:
     """Every state transition of the job, oldest first."""
-    db = parts_of(request).db
-    queries.get_job(db, job_id)
+    db = _known_scan(request, job_id).db
     audit = [audit_dict(row) for row in queries.get_audit(db, job_id)]
     return JSONResponse(finite({"id": job_id, "audit": audit}))
 
@@ -174,13 +184,12 @@ def get_audit(job_id: str, request: Request, _caller: Reader) -> JSONResponse:
 @router.get(
     "/{job_id}/artifacts",
     response_model=ArtifactList,
-    responses=_problems(401, 403, 404, 429),
+    responses=ONE_SCAN_PROBLEMS,
     summary="One scan's artifacts",
 )
 def list_artifacts(job_id: str, request: Request, _caller: Reader) -> JSONResponse:
     """The artifacts the scan has, each with the path to download it."""
-    parts = parts_of(request)
-    queries.get_job(parts.db, job_id)
+    parts = _known_scan(request, job_id)
     artifacts = [
         {
             "name": info.name,
@@ -198,15 +207,14 @@ def list_artifacts(job_id: str, request: Request, _caller: Reader) -> JSONRespon
     response_class=Response,
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "The artifact."},
-        **_problems(401, 403, 404, 429),
+        **ONE_SCAN_PROBLEMS,
     },
     summary="Download one artifact",
 )
 def get_artifact(job_id: str, name: str, request: Request, _caller: Reader) -> Response:
     """The artifact's bytes, always as a download (``Content-Disposition: attachment``,
     ``Content-Security-Policy: sandbox``, ``X-Content-Type-Options: nosniff``)."""
-    parts = parts_of(request)
-    queries.get_job(parts.db, job_id)
+    parts = _known_scan(request, job_id)
     artifact = parts.artifacts.read(job_id, name) if ARTIFACT_NAME.fullmatch(name) else None
     if artifact is None:
         raise Problem("unknown-artifact", f"scan {job_id} has no artifact {name[:64]!r}")
