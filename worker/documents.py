@@ -5,6 +5,7 @@ shape for both."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -47,8 +48,11 @@ def result_dict(result: ScanResult | None, *, full: bool = False) -> dict[str, A
     return data
 
 
-def job_dict(job: ScanJob, result: ScanResult | None) -> dict[str, Any]:
-    """A job as the stable JSON object ``status --json`` prints."""
+def job_dict(
+    job: ScanJob, result: ScanResult | None, *, request_ids: Sequence[str]
+) -> dict[str, Any]:
+    """A job as the stable JSON object ``status --json`` prints; ``request_ids`` are those
+    of the submissions it was made by or folded into (``worker.store.requests``)."""
     return {
         "id": job.id,
         "url": job.url,
@@ -76,6 +80,7 @@ def job_dict(job: ScanJob, result: ScanResult | None) -> dict[str, Any]:
             "pids_limit": job.pids_limit,
         },
         "result": result_dict(result),
+        "request_ids": list(request_ids),
     }
 
 

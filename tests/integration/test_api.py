@@ -203,7 +203,14 @@ def test_submit_one_a_batch_and_duplicates(server: ApiServer, keys: dict[str, st
     first = client.post("/v1/scans", json_body={"url": url, "priority": "high"})
     assert first.status == 201
     [made] = first.json()["scans"]
-    assert made == {"id": made["id"], "url": url, "state": "QUEUED", "duplicate": False}
+    assert made == {
+        "id": made["id"],
+        "url": url,
+        "state": "QUEUED",
+        "duplicate": False,
+        "repeated": False,
+        "request_id": None,
+    }
     assert first.headers["location"] == f"/v1/scans/{made['id']}"
     again = client.post("/v1/scans", json_body={"url": url.upper().replace("HTTP://", "http://")})
     # The path's case matters: that is another URL.
@@ -211,7 +218,14 @@ def test_submit_one_a_batch_and_duplicates(server: ApiServer, keys: dict[str, st
     repeat = client.post("/v1/scans", json_body={"url": url + "#fragment"})
     assert repeat.status == 200
     assert repeat.json()["scans"] == [
-        {"id": made["id"], "url": url + "#fragment", "state": "QUEUED", "duplicate": True}
+        {
+            "id": made["id"],
+            "url": url + "#fragment",
+            "state": "QUEUED",
+            "duplicate": True,
+            "repeated": False,
+            "request_id": None,
+        }
     ]
     assert "location" not in repeat.headers
     other = f"http://127.0.0.1:9/two-{uuid.uuid4().hex}"
@@ -244,9 +258,9 @@ def test_bad_submissions_are_422_with_the_clis_message_and_store_nothing(
             "unknown priority 'urgent' (use one of high, normal, low)",
         ),
         (
-            {"url": "http://127.0.0.1:9/x", "mode": "browser"},
+            {"url": "http://127.0.0.1:9/x", "mode": "chromium"},
             "invalid-submission",
-            "unknown mode 'browser' (use one of http)",
+            "unknown mode 'chromium' (use one of http, browser)",
         ),
         (
             {"url": "http://user:pw@127.0.0.1/"},
@@ -291,6 +305,210 @@ def test_bad_submissions_are_422_with_the_clis_message_and_store_nothing(
         "too-large",
     )
     assert _jobs(db) == before
+
+
+def _rows(db: Database, table: str, job_id: str) -> list[dict[str, object]]:
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    with db.read() as session:
+        rows = session.connection().execute(
+            sa.text(f"SELECT * FROM {table} WHERE job_id = :job_id"), {"job_id": job_id}
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+def test_a_callback_is_stored_and_called_back_when_the_job_is_terminal(
+    server: ApiServer, keys: dict[str, str], db: Database
+) -> None:
+    client = server.client(keys["submit"])
+    request_id = f"order-{uuid.uuid4().hex}"
+    hook = "https://hooks.example/scanbox?order=17"
+    answer = client.post(
+        "/v1/scans",
+        json_body={
+            "url": f"http://127.0.0.1:9/{uuid.uuid4().hex}",
+            "callback_url": hook,
+            "request_id": request_id,
+        },
+    )
+    assert answer.status == 201, answer.body
+    [made] = answer.json()["scans"]
+    assert (made["request_id"], made["repeated"], made["duplicate"]) == (request_id, False, False)
+    [stored] = _rows(db, "submit_requests", made["id"])
+    assert (stored["request_id"], stored["callback_url"]) == (request_id, hook)
+    assert _rows(db, "webhook_deliveries", made["id"]) == []
+    finish(db, made["id"])
+    [delivery] = _rows(db, "webhook_deliveries", made["id"])
+    assert (delivery["url"], delivery["request_id"], delivery["event"]) == (
+        hook,
+        request_id,
+        "scan.completed",
+    )
+    # Each item of a batch may name its own callback; the others take the batch's.
+    batch = client.post(
+        "/v1/scans",
+        json_body={
+            "urls": [
+                f"http://127.0.0.1:9/{uuid.uuid4().hex}",
+                {"url": f"http://127.0.0.1:9/{uuid.uuid4().hex}", "callback_url": hook},
+            ],
+            "callback_url": "https://batch.example/scanbox",
+        },
+    )
+    assert batch.status == 201, batch.body
+    first, second = batch.json()["scans"]
+    assert [row["callback_url"] for row in _rows(db, "submit_requests", first["id"])] == [
+        "https://batch.example/scanbox"
+    ]
+    assert [row["callback_url"] for row in _rows(db, "submit_requests", second["id"])] == [hook]
+
+
+def test_a_request_id_submitted_again_returns_its_first_job(
+    env: dict[str, str], server: ApiServer, keys: dict[str, str], db: Database
+) -> None:
+    client = server.client(keys["submit"])
+    request_id = f"retry-{uuid.uuid4().hex}"
+    body = {"url": f"http://127.0.0.1:9/{uuid.uuid4().hex}", "request_id": request_id}
+    first = client.post("/v1/scans", json_body=body)
+    assert first.status == 201, first.body
+    [made] = first.json()["scans"]
+    before = _jobs(db)
+    # A producer's retry, even with force and another URL: the first job, nothing stored.
+    for again in (body, {**body, "force": True, "url": f"http://127.0.0.1:9/{uuid.uuid4().hex}"}):
+        repeat = client.post("/v1/scans", json_body=again)
+        assert repeat.status == 200, repeat.body
+        assert "location" not in repeat.headers
+        [same] = repeat.json()["scans"]
+        assert (same["id"], same["duplicate"], same["repeated"], same["request_id"]) == (
+            made["id"],
+            True,
+            True,
+            request_id,
+        )
+    assert _jobs(db) == before
+    assert len(_rows(db, "submit_requests", made["id"])) == 1
+    # In a batch, the item that names it is folded; the other URL is a new job.
+    batch = client.post(
+        "/v1/scans",
+        json_body={
+            "urls": [
+                {"url": body["url"], "request_id": request_id},
+                f"http://127.0.0.1:9/{uuid.uuid4().hex}",
+            ]
+        },
+    )
+    assert batch.status == 201
+    folded, new = batch.json()["scans"]
+    assert (folded["id"], folded["repeated"], new["repeated"]) == (made["id"], True, False)
+    # The job's document names its request ids, in the API as in status --json.
+    served = client.get(f"/v1/scans/{made['id']}").json()
+    assert served["request_ids"] == [request_id]
+    printed = _cli(env, "status", "--request-id", request_id, "--json")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == {**served, "request_id": request_id}
+    page = client.get("/v1/scans?limit=5").json()["items"]
+    assert {item["id"]: item["request_ids"] for item in page}[new["id"]] == []
+
+
+def test_depth_makes_the_job_the_root_of_a_tree_of_child_scans(
+    server: ApiServer, keys: dict[str, str], db: Database
+) -> None:
+    client = server.client(keys["submit"])
+    answer = client.post(
+        "/v1/scans",
+        json_body={"url": f"http://127.0.0.1:9/{uuid.uuid4().hex}", "depth": 2, "max_children": 4},
+    )
+    assert answer.status == 201, answer.body
+    [made] = answer.json()["scans"]
+    [lineage] = _rows(db, "scan_lineage", made["id"])
+    assert (
+        lineage["parent_id"],
+        lineage["depth"],
+        lineage["max_depth"],
+        lineage["max_children"],
+    ) == (None, 0, 2, 4)
+    [plain] = client.post(
+        "/v1/scans", json_body={"url": f"http://127.0.0.1:9/{uuid.uuid4().hex}"}
+    ).json()["scans"]
+    assert _rows(db, "scan_lineage", plain["id"]) == []
+
+
+def test_a_bad_callback_request_id_or_depth_is_422_with_the_clis_words_and_stores_nothing(
+    env: dict[str, str], server: ApiServer, keys: dict[str, str], db: Database
+) -> None:
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    def requests() -> int:
+        with db.read() as session:
+            count = session.connection().execute(sa.text("SELECT count(*) FROM submit_requests"))
+            return int(count.scalar_one())
+
+    client = server.client(keys["submit"])
+    before = (_jobs(db), requests())
+    url = f"http://127.0.0.1:9/{uuid.uuid4().hex}"
+    cases: list[tuple[dict[str, object], list[str]]] = [
+        ({"callback_url": "http://10.1.2.3/hook"}, ["--callback-url", "http://10.1.2.3/hook"]),
+        (
+            {"callback_url": "http://127.0.0.1:9/hook"},
+            ["--callback-url", "http://127.0.0.1:9/hook"],
+        ),
+        ({"callback_url": "ftp://hooks.example/"}, ["--callback-url", "ftp://hooks.example/"]),
+        ({"depth": 9}, ["--depth", "9"]),
+        ({"depth": -1}, ["--depth", "-1"]),
+        ({"depth": 1, "max_children": 500}, ["--depth", "1", "--max-children", "500"]),
+    ]
+    for body, cli_args in cases:
+        problem = _problem(
+            client.post("/v1/scans", json_body={"url": url, **body}), 422, "invalid-submission"
+        )
+        cli = _cli(env, "submit", url, *cli_args)
+        assert cli.returncode == 2, cli.stderr
+        assert cli.stderr == f"scanbox: error: {problem['detail']}\n", body
+    private = _problem(
+        client.post(
+            "/v1/scans",
+            json_body={
+                "urls": [
+                    f"http://127.0.0.1:9/{uuid.uuid4().hex}",
+                    {"url": url, "callback_url": "http://169.254.169.254/latest"},
+                ]
+            },
+        ),
+        422,
+        "invalid-submission",
+    )
+    assert "169.254.169.254 is a link-local address" in str(private["detail"])
+    shapes: list[tuple[dict[str, object], str, str]] = [
+        (
+            {"url": url, "request_id": "has space"},
+            "invalid-submission",
+            "invalid request id 'has space': 1 to 200 printable ASCII characters without spaces",
+        ),
+        (
+            {"url": url, "request_id": "1700000000000-0"},
+            "invalid-submission",
+            "invalid request id '1700000000000-0': ids of the form N-N are stream entry ids",
+        ),
+        (
+            {"urls": [url], "request_id": "r"},
+            "invalid-request",
+            "request_id names one URL: give it with url, or one in each item of urls",
+        ),
+        (
+            {"url": url, "depth": "2"},
+            "invalid-request",
+            "body.depth: Input should be a valid integer",
+        ),
+        (
+            {"urls": [{"url": url, "priority": "high"}]},
+            "invalid-request",
+            "body.urls.0.item.priority: Extra inputs are not permitted",
+        ),
+    ]
+    for shape, slug, detail in shapes:
+        answer = client.post("/v1/scans", json_body=shape)
+        assert _problem(answer, 422, slug)["detail"] == detail, shape
+    assert (_jobs(db), requests()) == before
 
 
 def test_a_scan_is_the_document_status_json_prints(

@@ -28,7 +28,7 @@ from worker.store.models import (
     SubmitRequest,
     WebhookDelivery,
 )
-from worker.store.requests import job_of_request
+from worker.store.requests import job_of_request, job_request_ids, request_ids_of
 from worker.submit.batch import Request, preview_requests, submit_requests
 from worker.submit.callbacks import CallbackRules
 
@@ -367,3 +367,29 @@ def test_concurrent_submissions_of_one_request_id_make_one_job(database_url: str
 
 def test_outbox_statuses_are_checked() -> None:
     assert outbox.STATUSES == ("pending", "delivered", "failed")
+
+
+def test_a_jobs_request_ids_are_those_of_its_submissions_oldest_first(db: Database) -> None:
+    dispatcher = FakeDispatcher()
+    made = submit_requests(
+        [
+            Request(url="http://127.0.0.1/a", request_id="first"),
+            Request(url="http://127.0.0.1/b", callback_url=HOOK),
+            Request(url="http://127.0.0.1/c"),
+        ],
+        db=db,
+        dispatcher=dispatcher,
+        callbacks=LOOPBACK,
+        dedup_window=timedelta(minutes=5),
+    )
+    submit_requests(
+        [Request(url="http://127.0.0.1/a", request_id="second")],
+        db=db,
+        dispatcher=dispatcher,
+        dedup_window=timedelta(minutes=5),
+    )
+    a, b, c = (item.job_id for item in made)
+    # A callback without a request id stores a row, but no request id.
+    assert request_ids_of(db, [a, b, c, "unknown"]) == {a: ["first", "second"]}
+    assert job_request_ids(db, a) == ["first", "second"]
+    assert job_request_ids(db, c) == []

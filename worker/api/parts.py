@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from redis import Redis
@@ -15,6 +15,8 @@ from worker.api.ratelimit import KeyRateLimiter
 from worker.clock import Clock, utcnow
 from worker.queue.dispatch import Dispatcher
 from worker.store.database import Database
+from worker.submit.callbacks import CallbackRules
+from worker.submit.children import DEFAULT_LIMITS, ChildLimits
 from worker.telemetry.metrics import Metrics
 
 
@@ -26,6 +28,12 @@ class SubmitOptions:
     dedup_window: timedelta = timedelta(0)
     #: ``MAX_QUEUED_JOBS`` (0: no limit).
     max_queued: int = 0
+    #: ``WEBHOOK_URL``, checked: the callback of a submission that names none (``None``: none).
+    callback_url: str | None = None
+    #: The address rules a callback obeys (``FETCHER_ALLOW_NETWORKS``, ``FETCHER_ALLOWED_PORTS``).
+    callbacks: CallbackRules = field(default_factory=CallbackRules)
+    #: ``MAX_SCAN_DEPTH``, ``CHILD_SCANS_DEFAULT``, ``CHILD_SCANS_MAX``.
+    child_limits: ChildLimits = DEFAULT_LIMITS
 
 
 @dataclass(frozen=True, kw_only=True)

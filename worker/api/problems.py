@@ -49,8 +49,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     "invalid-submission": ProblemType(
         422,
         "The submission is not valid",
-        "A URL, priority or mode that scanbox won't accept (the CLI refuses it the same way); "
-        "nothing of the submission was stored.",
+        "A URL, priority, mode, callback URL, request id, depth or max_children that scanbox "
+        "won't accept (the CLI refuses it the same way); nothing of the submission was stored.",
     ),
     "invalid-cursor": ProblemType(
         400,

@@ -15,8 +15,9 @@ from worker.api.cursors import CursorSigner
 from worker.api.forms import FormTokens
 from worker.api.parts import ApiParts, SubmitOptions
 from worker.api.ratelimit import KeyRateLimiter
+from worker.app.callbacks import callback_rules, default_callback
 from worker.app.database import open_database
-from worker.app.services import dispatcher, open_redis
+from worker.app.services import child_limits, dispatcher, open_redis
 from worker.queue.dispatch import queue_names
 from worker.settings import Settings
 from worker.store.artifacts import ArtifactStore
@@ -34,7 +35,16 @@ def api_secret(settings: Settings) -> bytes:
 
 
 def build_parts(settings: Settings) -> ApiParts:
-    """Every part of the API, from the settings."""
+    """Every part of the API, from the settings; ``ConfigurationError`` for a bad
+    ``WEBHOOK_URL``, before anything is opened."""
+    submit = SubmitOptions(
+        max_attempts=settings.max_attempts,
+        dedup_window=timedelta(milliseconds=settings.dedup_window_ms),
+        max_queued=settings.max_queued_jobs,
+        callback_url=default_callback(settings),
+        callbacks=callback_rules(settings),
+        child_limits=child_limits(settings),
+    )
     db = open_database(settings)
     redis = open_redis(settings)
     secret = api_secret(settings)
@@ -61,9 +71,5 @@ def build_parts(settings: Settings) -> ApiParts:
             ]
         ),
         metrics=metrics,
-        submit=SubmitOptions(
-            max_attempts=settings.max_attempts,
-            dedup_window=timedelta(milliseconds=settings.dedup_window_ms),
-            max_queued=settings.max_queued_jobs,
-        ),
+        submit=submit,
     )

@@ -11,8 +11,9 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,31 @@ def host_config(api: docker.APIClient, spec: ContainerSpec) -> dict[str, Any]:
     return config
 
 
+@contextmanager
+def bench_container(
+    api: docker.APIClient,
+    spec: ContainerSpec,
+    *,
+    role: str,
+    command: Sequence[str] | None = None,
+    entrypoint: Sequence[str] | None = None,
+) -> Iterator[str]:
+    """A fetcher container made as a scan's (image, user, limits), labelled with ``role``;
+    its id, and it is removed however the block ends."""
+    container: str = api.create_container(
+        spec.image,
+        entrypoint=None if entrypoint is None else list(entrypoint),
+        command=None if command is None else list(command),
+        user=spec.user,
+        labels={LABEL_BENCH: role},
+        host_config=host_config(api, spec),
+    )["Id"]
+    try:
+        yield container
+    finally:
+        api.remove_container(container, force=True)
+
+
 def startup_ms(stdout: bytes) -> float | None:
     """``timings.startup_ms`` from a fetcher report, if the output is one."""
     try:
@@ -59,14 +85,7 @@ def startup_ms(stdout: bytes) -> float | None:
 def bare_run(api: docker.APIClient, *, spec: ContainerSpec, command: Sequence[str]) -> BareRun:
     """Run the fetcher once: create, start, wait, read stdout, remove."""
     marks = [time.perf_counter()]
-    container = api.create_container(
-        spec.image,
-        command=list(command),
-        user=spec.user,
-        labels={LABEL_BENCH: "baseline"},
-        host_config=host_config(api, spec),
-    )["Id"]
-    try:
+    with bench_container(api, spec, role="baseline", command=command) as container:
         marks.append(time.perf_counter())
         api.start(container)
         marks.append(time.perf_counter())
@@ -74,8 +93,6 @@ def bare_run(api: docker.APIClient, *, spec: ContainerSpec, command: Sequence[st
         marks.append(time.perf_counter())
         stdout = api.logs(container, stdout=True, stderr=False)
         marks.append(time.perf_counter())
-    finally:
-        api.remove_container(container, force=True)
     marks.append(time.perf_counter())
     steps = [(after - before) * MS for before, after in itertools.pairwise(marks)]
     return BareRun(

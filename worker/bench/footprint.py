@@ -15,7 +15,7 @@ from pathlib import Path
 
 import docker
 
-from worker.bench.baseline import LABEL_BENCH, host_config
+from worker.bench.baseline import bench_container
 from worker.containers.spec import ContainerSpec
 from worker.errors import BenchmarkFailed
 
@@ -86,15 +86,13 @@ def container_peak_mib(
     """The peak memory (MiB) of one fetcher container fetching with ``command``."""
     entrypoint = api.inspect_image(spec.image)["Config"]["Entrypoint"] or []
     hold = f'"$@"; exec sleep {HOLD_S}'
-    container = api.create_container(
-        spec.image,
+    with bench_container(
+        api,
+        spec,
+        role="footprint",
         entrypoint=["/bin/sh", "-c", hold, "sh", *entrypoint],
-        command=list(command),
-        user=spec.user,
-        labels={LABEL_BENCH: "footprint"},
-        host_config=host_config(api, spec),
-    )["Id"]
-    try:
+        command=command,
+    ) as container:
         api.start(container)
         deadline = time.monotonic() + REPORT_TIMEOUT_S
         while not api.logs(container, stdout=True, stderr=False).strip():
@@ -102,8 +100,6 @@ def container_peak_mib(
                 raise BenchmarkFailed("the measured fetcher printed no report")
             time.sleep(0.02)
         stats = api.stats(container, stream=False, one_shot=True)
-    finally:
-        api.remove_container(container, force=True)
     peak = stats.get("memory_stats", {}).get("max_usage")
     if not isinstance(peak, int):
         raise BenchmarkFailed("the stats API reported no max_usage (cgroup v1 only)")
@@ -112,19 +108,11 @@ def container_peak_mib(
 
 def python_start_ms(api: docker.APIClient, *, spec: ContainerSpec) -> float:
     """Process age (ms) at Python's first line in a fetcher container made like a scan's."""
-    container = api.create_container(
-        spec.image,
-        entrypoint=["python3", "-S", "-c", PYTHON_START_PROGRAM],
-        user=spec.user,
-        labels={LABEL_BENCH: "python-start"},
-        host_config=host_config(api, spec),
-    )["Id"]
-    try:
+    entrypoint = ["python3", "-S", "-c", PYTHON_START_PROGRAM]
+    with bench_container(api, spec, role="python-start", entrypoint=entrypoint) as container:
         api.start(container)
         api.wait(container, timeout=REPORT_TIMEOUT_S)
         output = api.logs(container, stdout=True, stderr=False).strip()
-    finally:
-        api.remove_container(container, force=True)
     try:
         return round(float(output), 1)
     except ValueError:

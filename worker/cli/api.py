@@ -74,8 +74,6 @@ def apikey_create(
 @apikey_app.command("list")
 def apikey_list(json_output: JsonOption = False) -> None:
     """List API keys (never the keys themselves: only their ids, names and scopes)."""
-    from rich.table import Table
-
     from worker.app.database import open_database
     from worker.cli import views
     from worker.store.apikeys import list_keys
@@ -97,9 +95,7 @@ def apikey_list(json_output: JsonOption = False) -> None:
             ]
         )
         return
-    table = Table(box=None, header_style="bold")
-    for column in ("ID", "SCOPE", "CREATED", "REVOKED", "NAME"):
-        table.add_column(column, no_wrap=column != "NAME", overflow="fold")
+    table = views.listing(("ID", "SCOPE", "CREATED", "REVOKED", "NAME"), wraps={"NAME"})
     for key in keys:
         table.add_row(
             text(key.id),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
@@ -22,6 +22,7 @@ from worker.cli.terminal import text
 
 if TYPE_CHECKING:
     from worker.store.database import Database
+    from worker.store.models import ScanJob, ScanResult
 
 
 @app.command()
@@ -157,16 +158,27 @@ def _wait_and_print(
     from statemachine.states import State
     from worker.cli import views
     from worker.store import queries
+    from worker.store.requests import request_ids_of
 
     jobs = queries.wait_for_terminal(db, job_ids, timeout_s=timeout_s)
+    request_ids = request_ids_of(db, job_ids) if json_output else {}
     for job_id in job_ids:
         job = jobs[job_id]
         if json_output:
-            views.print_json(views.job_dict(job, queries.get_result(db, job_id)))
+            result = queries.get_result(db, job_id)
+            views.print_json(views.job_dict(job, result, request_ids=request_ids.get(job_id, [])))
         else:
             stdout.print(Text.assemble(text(job_id), " ", views.state_text(str(job.state))))
     if any(job.state != State.COMPLETED for job in jobs.values()):
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _job_json(db: Database, job: ScanJob, result: ScanResult | None) -> dict[str, Any]:
+    """The job's document as ``status --json`` prints it, its request ids read from ``db``."""
+    from worker.cli import views
+    from worker.store.requests import job_request_ids
+
+    return views.job_dict(job, result, request_ids=job_request_ids(db, job.id))
 
 
 @app.command()
@@ -216,10 +228,9 @@ def status(
 
             job_id = job_of_request(db, request_id)
         assert job_id is not None
-        job = queries.get_job(db, job_id)
-        result = queries.get_result(db, job_id)
+        job, result = queries.get_job_and_result(db, job_id)
         if json_output:
-            data = views.job_dict(job, result)
+            data = _job_json(db, job, result)
             if request_id is not None:
                 data["request_id"] = request_id
             views.print_json(data)
@@ -249,7 +260,12 @@ def list_(
         db = open_database(settings)
         jobs = queries.list_jobs(db, state=state, limit=limit)
         if json_output:
-            views.print_json([views.job_dict(job, None) | {"result": None} for job in jobs])
+            from worker.store.requests import request_ids_of
+
+            request_ids = request_ids_of(db, [job.id for job in jobs])
+            views.print_json(
+                [views.job_dict(job, None, request_ids=request_ids.get(job.id, [])) for job in jobs]
+            )
             return
         stdout.print(views.jobs_table(jobs))
 
@@ -281,7 +297,7 @@ def show(
         audit = queries.get_audit(db, job_id)
         previous = queries.get_previous_result(db, result)
         if json_output:
-            data = views.job_dict(job, None)
+            data = _job_json(db, job, None)
             data["result"] = views.result_dict(result, full=True)
             data["previous_result"] = views.result_dict(previous)
             data["audit"] = [views.audit_dict(row) for row in audit]

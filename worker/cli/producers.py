@@ -67,14 +67,13 @@ def delivery_dict(delivery: WebhookDelivery) -> dict[str, Any]:
 
 
 def _table(deliveries: list[WebhookDelivery]) -> Table:
-    from rich.table import Table
-
-    from worker.cli.views import iso
+    from worker.cli.views import iso, listing
 
     styles = {"pending": "cyan", "delivered": "green", "failed": "red"}
-    table = Table(box=None, header_style="bold")
-    for column in ("ID", "STATUS", "TRIES", "WHEN", "LAST", "JOB", "URL"):
-        table.add_column(column, no_wrap=column in ("STATUS", "TRIES"), overflow="fold")
+    table = listing(
+        ("ID", "STATUS", "TRIES", "WHEN", "LAST", "JOB", "URL"),
+        wraps={"ID", "WHEN", "LAST", "JOB", "URL"},
+    )
     for delivery in deliveries:
         when = delivery.delivered_at if delivery.status == "delivered" else None
         if delivery.status == "pending":

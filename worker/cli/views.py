@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from rich.console import Group
@@ -21,6 +22,7 @@ __all__ = [
     "job_dict",
     "job_panel",
     "jobs_table",
+    "listing",
     "print_json",
     "result_dict",
     "schedule_dict",
@@ -63,11 +65,20 @@ def status_line(job: ScanJob) -> Text:
     )
 
 
+def listing(
+    columns: Sequence[str], *, wraps: Collection[str] | None = None, title: str | None = None
+) -> Table:
+    """A table of these columns as the CLI prints its lists: no box, bold headings, long
+    values folded; only ``wraps`` (``None``: every column) may take more than one line."""
+    table = Table(box=None, header_style="bold", title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, no_wrap=wraps is not None and column not in wraps, overflow="fold")
+    return table
+
+
 def jobs_table(jobs: list[ScanJob]) -> Table:
     """Jobs as a table, one a row."""
-    table = Table(box=None, header_style="bold")
-    for column in ("ID", "STATE", "ATTEMPTS", "CREATED", "URL"):
-        table.add_column(column, no_wrap=column != "URL", overflow="fold")
+    table = listing(("ID", "STATE", "ATTEMPTS", "CREATED", "URL"), wraps={"URL"})
     for job in jobs:
         table.add_row(
             text(job.id),
@@ -126,9 +137,7 @@ def job_panel(
     ``audit`` ``None`` leaves the audit trail out (a scan that was never stored has none)."""
     parts: list[Any] = [_facts(job, result, previous)]
     if result is not None and result.reasons:
-        reasons = Table(box=None, header_style="bold", title="why", title_justify="left")
-        for column in ("RULE", "SCORE", "DETAIL"):
-            reasons.add_column(column, overflow="fold")
+        reasons = listing(("RULE", "SCORE", "DETAIL"), title="why")
         for reason in result.reasons:
             reasons.add_row(
                 text(reason.get("rule", "")),
@@ -175,9 +184,7 @@ def _artifacts_table(job_id: str, artifacts: list[dict[str, Any]]) -> Table:
 
 def _egress_table(connections: list[dict[str, Any]]) -> Table:
     """What the egress proxy did with each connection of the scan's container."""
-    table = Table(box=None, header_style="bold", title="egress", title_justify="left")
-    for column in ("HOST", "PORT", "ADDRESS", "DECISION", "REASON", "BYTES IN"):
-        table.add_column(column, overflow="fold")
+    table = listing(("HOST", "PORT", "ADDRESS", "DECISION", "REASON", "BYTES IN"), title="egress")
     for connection in connections:
         table.add_row(
             text(str(connection.get("host") or "-")),
@@ -192,10 +199,8 @@ def _egress_table(connections: list[dict[str, Any]]) -> Table:
 
 def schedules_table(schedules: list[Schedule]) -> Group:
     """Schedules as a table, one a row, then why each paused one was paused."""
-    table = Table(box=None, header_style="bold")
     columns = ("ID", "CRON", "ACTIVE", "NEXT RUN", "LAST RUN", "SKIPPED", "FAILED", "URL")
-    for column in columns:
-        table.add_column(column, no_wrap=column != "URL", overflow="fold")
+    table = listing(columns, wraps={"URL"})
     for schedule in schedules:
         paused = schedule.paused_at is not None and not schedule.active
         next_run: Text | str = iso(schedule.next_run_at) or "-"

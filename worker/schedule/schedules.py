@@ -85,11 +85,7 @@ def list_schedules(db: Database) -> list[Schedule]:
 
 def get_schedule(db: Database, schedule_id: str) -> Schedule:
     """The schedule ``schedule_id``, or ``UnknownSchedule``."""
-    with db.read() as session:
-        schedule = session.get(Schedule, schedule_id)
-    if schedule is None:
-        raise UnknownSchedule(schedule_id)
-    return schedule
+    return db.get(Schedule, schedule_id, missing=UnknownSchedule)
 
 
 def set_active(db: Database, schedule_id: str, *, active: bool, clock: Clock = utcnow) -> Schedule:

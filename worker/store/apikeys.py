@@ -50,11 +50,11 @@ def revoke_key(db: Database, key_id: str, *, now: datetime) -> ApiKey:
             .where(API_KEYS.c.id == key_id, API_KEYS.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-    with db.read() as session:
-        key = session.get(ApiKey, key_id)
-    if key is None:
-        raise UsageError(f"no API key with id {key_id[:40]!r} (see 'scanbox apikey list')")
-    return key
+    return db.get(ApiKey, key_id, missing=_unknown_key)
+
+
+def _unknown_key(key_id: str) -> UsageError:
+    return UsageError(f"no API key with id {key_id[:40]!r} (see 'scanbox apikey list')")
 
 
 def find_key(db: Database, key_hash: str) -> ApiKey | None:

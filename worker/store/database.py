@@ -35,13 +35,14 @@ import sqlalchemy as sa
 import tenacity
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
-from worker.errors import ConfigurationError, DatabaseBusy
+from worker.errors import ConfigurationError, DatabaseBusy, ScanboxError
 from worker.store import libsql
 from worker.store.migrations import state as schema
 
 T = TypeVar("T")
+M = TypeVar("M", bound=SQLModel)
 Backend = Literal["sqlite", "libsql", "postgresql"]
 
 #: Execution option naming whether a transaction writes (``BEGIN IMMEDIATE`` on SQLite).
@@ -279,6 +280,15 @@ class Database:
         engine = self.engine.execution_options(**{_WRITE_OPTION: False})
         with Session(engine, expire_on_commit=False) as session:
             yield session
+
+    def get(self, model: type[M], key: str, *, missing: Callable[[str], ScanboxError]) -> M:
+        """The row of ``model`` whose primary key is ``key``; raises ``missing(key)`` if none
+        (``UnknownJob``, say)."""
+        with self.read() as session:
+            row = session.get(model, key)
+        if row is None:
+            raise missing(key)
+        return row
 
     def dispose(self) -> None:
         """Close every pooled connection."""

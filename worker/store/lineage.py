@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from worker.store.models import CHILDREN, JOBS, LINEAGE
+from worker.store.rows import insert_records
 
 #: Job ids looked up per query (well under every backend's limit on bound parameters).
 LOOKUP_CHUNK = 500
@@ -25,7 +26,7 @@ LOOKUP_CHUNK = 500
 
 @dataclass(frozen=True, kw_only=True)
 class Lineage:
-    """A job's place in its tree."""
+    """A job's place in its tree (its fields are the columns of its ``scan_lineage`` row)."""
 
     job_id: str
     parent_id: str | None
@@ -41,7 +42,8 @@ class Lineage:
 
 @dataclass(frozen=True, kw_only=True)
 class ChildRow:
-    """One child of a scan as stored: the job, the URL that led to it, and how."""
+    """One child of a scan as stored: the job, the URL that led to it, and how (its fields
+    are the columns of its ``scan_children`` row)."""
 
     parent_id: str
     job_id: str
@@ -68,43 +70,12 @@ _LINEAGE_COLUMNS = (
 
 def insert_lineage(connection: Connection, rows: Sequence[Lineage], *, now: datetime) -> None:
     """Store the lineage of new jobs."""
-    if not rows:
-        return
-    connection.execute(
-        LINEAGE.insert(),
-        [
-            {
-                "job_id": row.job_id,
-                "parent_id": row.parent_id,
-                "depth": row.depth,
-                "max_depth": row.max_depth,
-                "max_children": row.max_children,
-                "created_at": now,
-            }
-            for row in rows
-        ],
-    )
+    insert_records(connection, LINEAGE, rows, now=now)
 
 
 def insert_children(connection: Connection, rows: Sequence[ChildRow], *, now: datetime) -> None:
     """Store what a scan led to."""
-    if not rows:
-        return
-    connection.execute(
-        CHILDREN.insert(),
-        [
-            {
-                "parent_id": row.parent_id,
-                "job_id": row.job_id,
-                "url": row.url,
-                "via": row.via,
-                "created": row.created,
-                "position": row.position,
-                "created_at": now,
-            }
-            for row in rows
-        ],
-    )
+    insert_records(connection, CHILDREN, rows, now=now)
 
 
 def lineages(connection: Connection, job_ids: Collection[str]) -> dict[str, Lineage]:

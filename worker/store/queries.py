@@ -19,11 +19,7 @@ WAIT_POLL_S = 0.1
 
 def get_job(db: Database, job_id: str) -> ScanJob:
     """The job ``job_id``, or ``UnknownJob``."""
-    with db.read() as session:
-        job = session.get(ScanJob, job_id)
-    if job is None:
-        raise UnknownJob(job_id)
-    return job
+    return db.get(ScanJob, job_id, missing=UnknownJob)
 
 
 def get_result(db: Database, job_id: str) -> ScanResult | None:

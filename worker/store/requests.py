@@ -19,6 +19,7 @@ from statemachine.states import State
 from worker.errors import UnknownRequest
 from worker.store.database import Database
 from worker.store.models import JOBS, REQUESTS
+from worker.store.rows import insert_records
 
 #: Request ids looked up per query (well under every backend's limit on bound parameters).
 LOOKUP_CHUNK = 500
@@ -35,7 +36,7 @@ class KnownRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class NewRequest:
-    """A request row to store with its submission."""
+    """A request row to store with its submission (its fields are the row's columns)."""
 
     job_id: str
     request_id: str | None = None
@@ -72,21 +73,7 @@ def insert_requests(
     connection: Connection, requests: Sequence[NewRequest], *, now: datetime
 ) -> None:
     """Store ``requests`` (in the transaction that stores their jobs)."""
-    if not requests:
-        return
-    connection.execute(
-        REQUESTS.insert(),
-        [
-            {
-                "request_id": request.request_id,
-                "job_id": request.job_id,
-                "callback_url": request.callback_url,
-                "entry_id": request.entry_id,
-                "created_at": now,
-            }
-            for request in requests
-        ],
-    )
+    insert_records(connection, REQUESTS, requests, now=now)
 
 
 def callbacks_of(connection: Connection, job_id: str) -> list[Callback]:
@@ -97,6 +84,31 @@ def callbacks_of(connection: Connection, job_id: str) -> list[Callback]:
         .order_by(REQUESTS.c.id)
     )
     return [Callback(request_id=row.request_id, url=row.callback_url) for row in rows]
+
+
+def request_ids_of(db: Database, job_ids: Collection[str]) -> dict[str, list[str]]:
+    """The request ids of the submissions each of ``job_ids`` was made by or folded into,
+    oldest first; a job that has none is left out."""
+    ids = sorted(set(job_ids))
+    found: dict[str, list[str]] = {}
+    with db.read() as session:
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            rows = session.execute(
+                sa.select(REQUESTS.c.job_id, REQUESTS.c.request_id)
+                .where(
+                    REQUESTS.c.job_id.in_(ids[start : start + LOOKUP_CHUNK]),
+                    REQUESTS.c.request_id.is_not(None),
+                )
+                .order_by(REQUESTS.c.id)
+            )
+            for row in rows:
+                found.setdefault(row.job_id, []).append(row.request_id)
+    return found
+
+
+def job_request_ids(db: Database, job_id: str) -> list[str]:
+    """The request ids of the submissions ``job_id`` was made by or folded into, oldest first."""
+    return request_ids_of(db, [job_id]).get(job_id, [])
 
 
 def job_of_request(db: Database, request_id: str) -> str:

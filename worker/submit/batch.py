@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypedDict, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -264,38 +265,36 @@ def preview_requests(
     ]
 
 
+class SubmitArguments(TypedDict, total=False):
+    """What ``submit_batch`` and ``submit_urls`` pass on to ``submit_requests``, whose
+    defaults hold for whatever is left out."""
+
+    priority: str
+    max_attempts: int
+    dedup_window: timedelta
+    max_queued: int
+    callbacks: CallbackRules | None
+    depth: int
+    max_children: int | None
+    child_limits: ChildLimits
+    mode: str
+    clock: Clock
+
+
 def submit_batch(
     urls: Sequence[str],
     *,
     db: Database,
     dispatcher: Dispatcher,
-    priority: str = "normal",
-    max_attempts: int = 3,
-    dedup_window: timedelta = timedelta(0),
-    max_queued: int = 0,
     callback_url: str | None = None,
-    callbacks: CallbackRules | None = None,
-    depth: int = 0,
-    max_children: int | None = None,
-    child_limits: ChildLimits = DEFAULT_LIMITS,
-    mode: str = HTTP_MODE,
-    clock: Clock = utcnow,
+    **arguments: Unpack[SubmitArguments],
 ) -> list[Submission]:
     """``submit_requests`` for plain URLs, each with ``callback_url`` if given."""
     return submit_requests(
         [Request(url=url, callback_url=callback_url) for url in urls],
         db=db,
         dispatcher=dispatcher,
-        priority=priority,
-        max_attempts=max_attempts,
-        dedup_window=dedup_window,
-        max_queued=max_queued,
-        callbacks=callbacks,
-        depth=depth,
-        max_children=max_children,
-        child_limits=child_limits,
-        mode=mode,
-        clock=clock,
+        **arguments,
     )
 
 
@@ -304,40 +303,18 @@ def submit_urls(
     *,
     db: Database,
     dispatcher: Dispatcher,
-    priority: str = "normal",
-    max_attempts: int = 3,
-    dedup_window: timedelta = timedelta(0),
-    max_queued: int = 0,
     callback_url: str | None = None,
-    callbacks: CallbackRules | None = None,
-    depth: int = 0,
-    max_children: int | None = None,
-    child_limits: ChildLimits = DEFAULT_LIMITS,
-    mode: str = HTTP_MODE,
-    clock: Clock = utcnow,
+    **arguments: Unpack[SubmitArguments],
 ) -> list[str]:
     """``submit_batch``, returning only the job ids, in the order of ``urls``.
 
     ``callback_url`` is where each job's terminal state is POSTed (a Python producer passes
     ``WEBHOOK_URL`` itself, if it wants it); ``callbacks`` the address rules it is checked
     against (``FETCHER_ALLOW_NETWORKS``, ``FETCHER_ALLOWED_PORTS``; none given: no private
-    address, the default ports).
+    address, the default ports). The other arguments are ``submit_requests``' own.
     """
     submissions = submit_batch(
-        urls,
-        db=db,
-        dispatcher=dispatcher,
-        priority=priority,
-        max_attempts=max_attempts,
-        dedup_window=dedup_window,
-        max_queued=max_queued,
-        callback_url=callback_url,
-        callbacks=callbacks,
-        depth=depth,
-        max_children=max_children,
-        child_limits=child_limits,
-        mode=mode,
-        clock=clock,
+        urls, db=db, dispatcher=dispatcher, callback_url=callback_url, **arguments
     )
     return [submission.job_id for submission in submissions]
 
@@ -347,6 +324,7 @@ __all__ = [
     "Preview",
     "Request",
     "Submission",
+    "SubmitArguments",
     "new_job_id",
     "preview_requests",
     "submit_batch",

@@ -22,7 +22,7 @@ import socket
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -136,14 +136,7 @@ class WebhookSender:
                 sock, target=target.request_target, host=host, tls_host=target.host,
                 https=target.scheme == "https", headers=headers, body=body, deadline=deadline,
             )  # fmt: skip
-            return Answer(
-                kind=answer.kind,
-                detail=answer.detail,
-                status=answer.status,
-                retry_after=answer.retry_after,
-                excerpt=answer.excerpt,
-                peer=peer,
-            )
+            return replace(answer, peer=peer)
         finally:
             if sock is not None:
                 sock.close()
