@@ -28,9 +28,9 @@ from worker.analysis.report import (
     Redirect,
     Scripts,
     Timings,
+    invalid_output,
 )
-from worker.analysis.rules import MALICIOUS_FROM, SUSPICIOUS_FROM, Judgement, Reason, Verdict
-from worker.errors import InvalidOutput
+from worker.analysis.rules import Judgement, Reason, summed
 
 #: Longest string and list the worker reads from a browser report.
 MAX_TEXT = 8192
@@ -104,12 +104,7 @@ def parse_browser_report(data: dict[str, Any]) -> BrowserReport:
     try:
         return BrowserReport.model_validate(data)
     except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise InvalidOutput(
-            f"browser output is not a valid report: {where}: {first['msg']}"
-            f" ({error.error_count()} error(s))"
-        ) from None
+        raise invalid_output(error, of="browser") from None
 
 
 def _host(url: str | None) -> str:
@@ -284,11 +279,4 @@ def with_browser_reasons(judgement: Judgement, extra: list[Reason]) -> Judgement
     """``judgement`` with ``extra`` reasons added to its score (a policy decision is kept)."""
     if not extra or any(reason.rule in POLICY_RULES for reason in judgement.reasons):
         return judgement
-    reasons = (*judgement.reasons, *extra)
-    score = min(100, sum(reason.score for reason in reasons))
-    verdict: Verdict = "benign"
-    if score >= MALICIOUS_FROM:
-        verdict = "malicious"
-    elif score >= SUSPICIOUS_FROM:
-        verdict = "suspicious"
-    return Judgement(verdict=verdict, score=score, reasons=reasons)
+    return summed((*judgement.reasons, *extra))

@@ -174,9 +174,15 @@ def parse_report(stdout: bytes) -> FetchReport:
     try:
         return FetchReport.model_validate_json(stdout)
     except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise InvalidOutput(
-            f"fetcher output is not a valid report: {where}: {first['msg']}"
-            f" ({error.error_count()} error(s))"
-        ) from None
+        raise invalid_output(error, of="fetcher") from None
+
+
+def invalid_output(error: ValidationError, *, of: str) -> InvalidOutput:
+    """``InvalidOutput`` naming the first field ``error`` refused in the output ``of`` a
+    program, and how many fields it refused."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    return InvalidOutput(
+        f"{of} output is not a valid report: {where}: {first['msg']}"
+        f" ({error.error_count()} error(s))"
+    )

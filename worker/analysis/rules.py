@@ -175,7 +175,11 @@ def judge(report: FetchReport, *, policy: Policy | None = None) -> Judgement:
     if hosts and all(policy.domain_allowed(host) for host in hosts):
         reason = Reason(rule="allowed_domain", score=0, message="every host is on the allow list")
         return Judgement(verdict="benign", score=0, reasons=(reason,))
-    reasons = tuple(reason for rule in RULES for reason in rule(report))
+    return summed(tuple(reason for rule in RULES for reason in rule(report)))
+
+
+def summed(reasons: tuple[Reason, ...]) -> Judgement:
+    """The judgement of ``reasons``: their summed score (at most 100) and its verdict."""
     score = min(100, sum(reason.score for reason in reasons))
     verdict: Verdict = "benign"
     if score >= MALICIOUS_FROM:
