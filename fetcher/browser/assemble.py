@@ -12,6 +12,7 @@ from fetcher.browser.options import BrowserOptions
 from fetcher.browser.relay import Relay
 from fetcher.browser.report import build_report, media_type
 from fetcher.browser.stream import Artifact
+from fetcher.html import parse_page
 
 #: Media types of the artifacts.
 PNG = "image/png"
@@ -78,6 +79,7 @@ def assemble(
             for record in recorder.downloads.records
         ],
         "frames": recorder.frames.describe(),
+        "forms": _forms(collected.dom if collected else None, page_url=findings.final_url),
         "proxy": {
             "connections": [
                 {
@@ -104,6 +106,21 @@ def assemble(
         url=findings.url, fields=fields, requests=records, artifacts=artifacts, limits=limits
     )
     return report, artifacts
+
+
+#: Seconds the DOM's forms may take to parse (the fetcher's parser, inside the sandbox).
+FORMS_PARSE_BUDGET_S = 2.0
+
+
+def _forms(dom: bytes | None, *, page_url: str | None) -> list[dict[str, Any]]:
+    """The forms of the DOM after scripts ran: where each posts, whether it asks for a
+    password, and whether it leaves the page's origin or plain HTTP."""
+    if dom is None or page_url is None:
+        return []
+    page = parse_page(
+        dom.decode("utf-8", "replace"), page_url=page_url, budget_seconds=FORMS_PARSE_BUDGET_S
+    )
+    return [form.as_report() for form in page.forms]
 
 
 def _download_type(recorder: Recorder, url: str) -> str | None:

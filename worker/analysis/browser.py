@@ -16,10 +16,12 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fetcher.observations import host_facts
 from worker.analysis.report import (
     Body,
     Download,
     FetchReport,
+    Form,
     HostFacts,
     Iframes,
     Links,
@@ -96,6 +98,8 @@ class BrowserReport(_Read):
     redirects: Annotated[list[Hop], Field(max_length=MAX_ITEMS)]
     downloads: Annotated[list[BrowserDownload], Field(max_length=MAX_ITEMS)]
     frames: Annotated[list[Frame], Field(max_length=MAX_ITEMS)]
+    #: The forms of the DOM after scripts ran (absent from captures that predate them).
+    forms: Annotated[list[Form], Field(max_length=MAX_ITEMS)] = []
     timings: dict[str, float | None]
 
 
@@ -193,7 +197,7 @@ def as_fetch_report(
             "attempts": 1,
             "error": error,
             "observations": Observations(
-                forms=[],
+                forms=report.forms,
                 scripts=Scripts(
                     inline_count=0,
                     external_count=sum(1 for r in report.requests if r.resource_type == "script"),
@@ -202,13 +206,10 @@ def as_fetch_report(
                 iframes=Iframes(count=len(frame_hosts), hosts=frame_hosts[:100]),
                 meta_refresh=meta,
                 script_redirects=script_hops[:100],
-                download=Download(
-                    attachment=bool(report.downloads),
-                    filename=report.downloads[0].name if report.downloads else None,
-                    executable=False,
-                ),
+                # A download the page started is a reason of its own (browser_download).
+                download=Download(attachment=False, filename=None, executable=False),
                 mixed_content=[],
-                host=HostFacts(ip_literal=False, punycode=False, unicode=None),
+                host=HostFacts.model_validate(host_facts(report.final_url or report.url)),
                 links=Links(
                     count=len(first_by_host),
                     external_hosts=sorted(first_by_host)[:100],
