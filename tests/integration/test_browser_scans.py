@@ -341,3 +341,26 @@ def test_a_capture_whose_worker_is_killed_completes_on_another_with_no_container
     result = queries.get_result(db, job_id)
     assert result is not None
     assert result.title == "held"
+
+
+def test_a_memory_bomb_ends_failed_out_of_memory_with_no_container_left(
+    browser_env: dict[str, str], site: Site, tmp_path: Path, docker_client: docker.DockerClient
+) -> None:
+    site.page(
+        "/",
+        b"<title>bomb</title><script>const kept = [];"
+        b"for (;;) { kept.push(new Array(1 << 20).fill(kept.length)); }</script>",
+    )
+    env = browser_env | {
+        "BROWSER_MEMORY_LIMIT_MB": "384",
+        "BROWSER_TIMEOUT_MS": "20000",
+        "MAX_ATTEMPTS": "1",
+    }
+
+    job, result = _browser_scan(env, site.url("/"), tmp_path)
+
+    assert (job.state, job.error_code, job.oom_killed) == (State.FAILED, "oom_killed", True), (
+        job.error_message
+    )
+    assert result is None
+    assert scanbox_containers(docker_client, [job.id]) == []

@@ -132,6 +132,7 @@ def browser_spec(settings: Settings) -> ContainerSpec:
         tmpfs_mb=settings.browser_tmpfs_mb,
         output_limit_bytes=settings.browser_output_limit_bytes,
         home=BROWSER_HOME,
+        oom_fails=True,
     )
 
 

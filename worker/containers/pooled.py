@@ -106,7 +106,10 @@ class PooledRunner:
                 raise DockerUnavailable(f"lost the fetcher container's output: {error}") from error
             if self.until_end or not reader.has_line:
                 exit_code = self._exit_code(standby.container_id)
-                if exit_code != 0:
+                if exit_code != 0 or (
+                    self.spec.oom_fails
+                    and docker_errors.was_oom_killed(self.client.api, standby.container_id)
+                ):
                     raise self._crash(standby.container_id, exit_code, reader.stderr_tail)
             return ContainerRun(
                 container_id=standby.container_id,

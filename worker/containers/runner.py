@@ -180,7 +180,9 @@ class DockerRunner:
             reader = FrameReader(stdout_limit=self.spec.output_limit_bytes)
             self._read(handle, reader, container_id, started, request)
             exit_code = self._exit_code(container_id)
-            if exit_code != 0:
+            if exit_code != 0 or (
+                self.spec.oom_fails and docker_errors.was_oom_killed(self.client.api, container_id)
+            ):
                 raise crash_error(
                     exit_code=exit_code,
                     oom_killed=docker_errors.was_oom_killed(self.client.api, container_id),

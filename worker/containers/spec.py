@@ -59,6 +59,9 @@ class ContainerSpec:
     init: bool = True
     output_limit_bytes: int = 1024 * 1024
     deployment: str = "scanbox"
+    #: Fail the run when the memory limit killed any process of the container, even if the
+    #: main one exited 0 (a browser survives the loss of a renderer and reports a timeout).
+    oom_fails: bool = False
     #: A writable ``HOME`` of its own (a tmpfs owned by ``user``, a quarter of ``tmpfs_mb``),
     #: for a program that needs one (Chromium); empty: none.
     home: str = ""
