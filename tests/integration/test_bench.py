@@ -70,3 +70,27 @@ def test_bench_measures_both_sides_and_leaves_nothing_behind(
     finally:
         redis.close()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["figures"]
+
+
+def test_the_browser_bench_measures_bare_cold_and_warm_and_leaves_nothing_behind(
+    redis_server: RedisServer, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    output = tmp_path / "browser.json"
+    env = {**os.environ, "REDIS_URL": redis_server.url}
+    for name in ("TURSO_CONNECTION_URL", "QUEUE_NAME", "EGRESS_DIR", "ARTIFACT_DIR"):
+        env.pop(name, None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "worker", "bench", "--mode", "browser", "--count", "1",
+         "--workers", "1", "--output", str(output)],
+        env=env, cwd=tmp_path, check=False, capture_output=True, text=True, timeout=400,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    figures = json.loads(output.read_text())
+    assert figures["bare"]["count"] == figures["cold"]["count"] == figures["warm"]["count"] == 1
+    assert figures["cold"]["throughput_per_s"] > 0
+    assert 0 < figures["peak_memory_mib"] < figures["limits"]["memory_limit_mb"]
+    assert figures["artifact_bytes_p50"] > 0
+    assert "browser scan p50, cold (ms)" in completed.stdout
+    managed = docker_client.containers.list(all=True, filters={"label": "org.scanbox.managed"})
+    assert [c.name for c in managed if c.name.startswith("scanbox-")] == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["browser.json"]

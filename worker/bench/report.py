@@ -44,7 +44,7 @@ class Bound:
         return value >= self.limit if self.at_least else value <= self.limit
 
 
-#: The targets of issue 6, one per limit above.
+#: The targets scanbox holds itself to, one per limit above.
 LATENCY_TARGET = Bound(limit=MAX_LATENCY_RATIO, of_ratio=True)
 THROUGHPUT_TARGET = Bound(limit=MIN_THROUGHPUT_RATIO, at_least=True, of_ratio=True)
 BATCHED_SUBMIT_TARGET = Bound(limit=MIN_BATCHED_SUBMITS_PER_S, at_least=True)
@@ -191,6 +191,42 @@ def render_table(table: list[Row]) -> str:
         return "  ".join(cells).rstrip()
 
     return "\n".join([fmt(header), *(fmt(line) for line in lines)])
+
+
+#: Browser scans against the bare browser container: cold, and warm (Chromium waiting).
+BROWSER_COLD_TARGET = Bound(limit=1.15, of_ratio=True)
+BROWSER_WARM_TARGET = Bound(limit=0.5, of_ratio=True)
+
+
+def browser_rows(figures: dict[str, Any]) -> list[Row]:
+    """The table of ``scanbox bench --mode browser``: bare container against each side."""
+    bare = figures["bare"]
+    return [
+        Row(
+            measure="browser scan p50, cold (ms)",
+            baseline=bare["p50_ms"],
+            scanbox=figures["cold"]["p50_ms"],
+            bound=BROWSER_COLD_TARGET,
+        ),
+        Row(
+            measure="browser scan p50, warm (ms)",
+            baseline=bare["p50_ms"],
+            scanbox=figures["warm"]["p50_ms"],
+            bound=BROWSER_WARM_TARGET,
+        ),
+        Row(measure="browser scan p95, cold (ms)", baseline=bare["p95_ms"],
+            scanbox=figures["cold"]["p95_ms"]),
+        Row(measure="browser scan p95, warm (ms)", baseline=bare["p95_ms"],
+            scanbox=figures["warm"]["p95_ms"]),
+        Row(measure="scans/s at once, cold", baseline=None,
+            scanbox=figures["cold"]["throughput_per_s"]),
+        Row(measure="scans/s at once, warm", baseline=None,
+            scanbox=figures["warm"]["throughput_per_s"]),
+        Row(measure="container peak memory (MiB)", baseline=figures["peak_memory_mib"],
+            scanbox=None),
+        Row(measure="artifact bytes per capture", baseline=figures["artifact_bytes_p50"],
+            scanbox=None),
+    ]  # fmt: skip
 
 
 def with_table(results: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from worker.cli.base import app, errors_reported, load_settings, stdout
+from worker.cli.base import app, errors_reported, fail, load_settings, stdout
 
 # The defaults live here, not in ``worker.bench``: the command line is parsed for every
 # command, and only ``scanbox bench`` itself may import the benchmark.
@@ -44,13 +44,27 @@ def bench(
     output: Annotated[
         Path, typer.Option(help="Where the figures are written as JSON.")
     ] = DEFAULT_OUTPUT,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="http (fetcher scans) or browser (browser scans, cold and warm, next to a "
+            "bare browser container; --count turns, --workers processes per side)."
+        ),
+    ] = "http",
 ) -> None:
-    """Measure a scan's cost against bare fetcher containers, on a page served on loopback."""
+    """Measure a scan's cost against bare containers, on a page served on loopback."""
     from worker.bench import report as bench_report
+
+    if mode not in ("http", "browser"):
+        fail(f"unknown mode {mode!r} (use one of http, browser)")
+    settings = load_settings()
+    if mode == "browser":
+        with errors_reported():
+            _bench_browser(count=count, workers=workers, output=output)
+        return
     from worker.bench.options import BenchOptions
     from worker.bench.run import run_benchmark
 
-    settings = load_settings()
     with errors_reported():
         options = BenchOptions(
             count=count,
@@ -65,3 +79,15 @@ def bench(
         bench_report.write_json(results, output)
         stdout.print(bench_report.render_table(bench_report.rows(results)), markup=False)
         stdout.print(f"figures written to {output}", markup=False)
+
+
+def _bench_browser(*, count: int, workers: int, output: Path) -> None:
+    from worker.bench import report as bench_report
+    from worker.bench.browser import run_browser_benchmark
+
+    figures = run_browser_benchmark(
+        count=count, workers=workers, progress=lambda line: print(line, file=sys.stderr)
+    )
+    bench_report.write_json(figures, output)
+    stdout.print(bench_report.render_table(bench_report.browser_rows(figures)), markup=False)
+    stdout.print(f"figures written to {output}", markup=False)

@@ -1,36 +1,31 @@
-"""Browser scans next to a bare browser container, cold and warm, in one run.
+"""``scanbox bench --mode browser``: browser scans next to a bare browser container, cold and
+warm, in one run.
 
-Everything is on this machine: a scripted page (its title set by script, a fetch of `/api`
-and an image) served on 127.0.0.1, an egress proxy of the script's own, a fresh SQLite file,
-the Redis of the settings. Each turn, in this order:
+Everything is on this machine: a scripted page (its title set by script, a fetch of ``/api``
+and an image) served on 127.0.0.1, an egress proxy of the benchmark's own, a fresh SQLite
+file, the Redis of the settings. Each turn, in this order:
 
 - ``bare``: one browser container run through the Docker SDK exactly as a scan's is made
   (the same spec, limits and egress session), capturing the page: launch, load, screenshot;
 - ``cold``: one browser scan, submit to COMPLETED, on ``scanbox worker --concurrency W``
   whose browser containers start when their scan does;
-- ``warm``: the same on a second worker group with ``BROWSER_STANDBY_CONTAINERS=1`` (Chromium
-  launched and waiting for its URL).
+- ``warm``: the same on a second worker group with ``BROWSER_STANDBY_CONTAINERS=1``
+  (Chromium launched and waiting for its URL).
 
-Then throughput: N scans submitted at once to each group (W processes each), in turns. Also
-the peak memory of one bare container (its cgroup's high-water mark) and the artifact bytes
-of a capture::
-
-    .venv/bin/python benchmarks/browser_scans.py --count 10 --workers 2 \\
-        --output benchmarks/browser-scans.json
+Then throughput: N scans submitted at once to each group, in turns. Also the peak memory of
+one bare container (its cgroup's high-water mark) and the artifact bytes of a capture.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
 import secrets
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -141,12 +136,10 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=10, help="turns, and scans per batch")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes per group")
-    parser.add_argument("--output", type=Path, help="also write the figures here as JSON")
-    arguments = parser.parse_args()
+def run_browser_benchmark(
+    *, count: int, workers: int, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    """Measure everything; return the figures as JSON-ready data."""
     workdir = Path(tempfile.mkdtemp(prefix="sbx-bb-", dir="/tmp"))
     base = Settings()
     environment = {
@@ -184,10 +177,10 @@ def main() -> None:
                 }
                 groups[name] = stack.enter_context(
                     pipeline.worker_group(
-                        env=env, workers=arguments.workers, log_path=workdir / f"{name}.log"
+                        env=env, workers=workers, log_path=workdir / f"{name}.log"
                     )
                 )
-                groups[name].wait_ready(redis, queue=queues[name], count=arguments.workers)
+                groups[name].wait_ready(redis, queue=queues[name], count=workers)
             dispatchers = {
                 name: dispatcher(Settings(queue_name=queues[name]), redis) for name in groups
             }
@@ -200,8 +193,8 @@ def main() -> None:
                 )  # fmt: skip
             bare: list[dict[str, Any]] = []
             scans: dict[str, list[str]] = {"cold": [], "warm": []}
-            for turn in range(arguments.count):
-                print(f"turn {turn + 1}/{arguments.count}", flush=True)
+            for turn in range(count):
+                progress(f"turn {turn + 1}/{count}: a bare container, a cold scan, a warm scan")
                 bare.append(bare_capture(mode.runner, mode, url))
                 for name in groups:
                     scans[name] += pipeline.scan_one_at_a_time(
@@ -211,10 +204,10 @@ def main() -> None:
             throughput = {}
             for name in groups:
                 _, wall_s = pipeline.scan_all_at_once(
-                    db, dispatchers[name], url=url, count=arguments.count,
+                    db, dispatchers[name], url=url, count=count,
                     timeout_s=SCAN_TIMEOUT_S, mode="browser",
                 )  # fmt: skip
-                throughput[name] = arguments.count / wall_s
+                throughput[name] = count / wall_s
             latencies = {
                 name: [pipeline.scan_timing(db, job).latency_ms for job in job_ids]
                 for name, job_ids in scans.items()
@@ -228,8 +221,8 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     bare_ms = [entry["wall_ms"] for entry in bare]
     figures: dict[str, Any] = {
-        "turns": arguments.count,
-        "workers": arguments.workers,
+        "turns": count,
+        "workers": workers,
         "image": settings.browser_image,
         "limits": {
             "memory_limit_mb": settings.browser_memory_limit_mb,
@@ -245,10 +238,4 @@ def main() -> None:
             "ratio_p50": round(percentile(values, 0.5) / percentile(bare_ms, 0.5), 2),
             "throughput_per_s": round(throughput[name], 3),
         }
-    print(json.dumps(figures, indent=2))
-    if arguments.output:
-        arguments.output.write_text(json.dumps(figures, indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+    return figures
