@@ -25,9 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ import docker
 from worker.app.egress import egress_running, proxy_sessions
 from worker.app.services import browser_spec, dispatcher, open_redis
 from worker.bench import pipeline
+from worker.bench.site import serve_routes
 from worker.bench.stats import percentile
 from worker.containers.runner import DockerRunner, RunRequest
 from worker.scan.browser import BrowserMode, read_browser_output
@@ -58,32 +57,6 @@ ROUTES = {
 #: Longest wait for one scan or one batch (seconds).
 SCAN_TIMEOUT_S = 300.0
 MS = 1000.0
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body, media_type = ROUTES.get(self.path, (b"not here", "text/plain"))
-        self.send_response(200 if self.path in ROUTES else 404)
-        self.send_header("Content-Type", media_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def serve() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _peak_sampler(container_name: str, stop: threading.Event, peak: list[int]) -> None:
@@ -162,7 +135,7 @@ def run_browser_benchmark(
     client = docker.from_env(timeout=120)
     spec = browser_spec(settings)
     try:
-        with serve() as url, egress_running(settings), contextlib.ExitStack() as stack:
+        with serve_routes(ROUTES) as url, egress_running(settings), contextlib.ExitStack() as stack:
             mode = BrowserMode(
                 runner=DockerRunner(client=client, spec=spec, egress=proxy_sessions(settings)),
                 limits=spec.limits,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,22 +14,30 @@ PAGE = (
 )
 
 
-class _PageHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(PAGE)))
-        self.end_headers()
-        self.wfile.write(PAGE)
+#: What each path answers: its body and media type.
+Routes = Mapping[str, tuple[bytes, str]]
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+
+def _handler(routes: Routes) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body, media_type = routes.get(self.path, (b"not here", "text/plain"))
+            self.send_response(200 if self.path in routes else 404)
+            self.send_header("Content-Type", media_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
 
 
 @contextmanager
-def serve_page() -> Iterator[str]:
-    """Serve ``PAGE`` on a free loopback port for the block; yield its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _PageHandler)
+def serve_routes(routes: Routes) -> Iterator[str]:
+    """Serve ``routes`` on a free loopback port for the block; yield the URL of ``/``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(routes))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="bench-page", daemon=True)
     thread.start()
@@ -38,4 +46,10 @@ def serve_page() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-        thread.join(timeout=5)
+
+
+@contextmanager
+def serve_page() -> Iterator[str]:
+    """Serve ``PAGE`` on a free loopback port for the block; yield its URL."""
+    with serve_routes({"/": (PAGE, "text/html; charset=utf-8")}) as url:
+        yield url
