@@ -12,6 +12,7 @@ import io
 import ipaddress
 import json
 import secrets
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from redis import Redis
 
 from statemachine.states import State
 from tests.integration.conftest import settings_from
-from tests.services import egress_proxy, unavailable, worker_processes
+from tests.services import egress_proxy, poll, unavailable, worker_processes
 from tests.unit.fetcher.servers import Reply, ScriptedServer, SilentListener, routes
 from worker.app.database import open_database
 from worker.app.egress import egress_client, proxy_sessions
@@ -242,3 +243,25 @@ def test_a_hostile_image_reaches_nothing_directly_and_the_proxy_refuses_what_is_
     assert run.egress is not None
     decisions = {f"{c['host']}:{c['port']}": c["decision"] for c in run.egress}
     assert decisions == {target: "refused" for target in refused} | {allowed: "allowed"}
+
+
+def test_a_proxy_a_worker_started_stops_when_that_worker_is_killed(
+    scan_env: dict[str, str], tmp_path: Path, egress_dir: Path
+) -> None:
+    env = scan_env | {"EGRESS_DIR": f"{egress_dir}-orphan"}
+    client = egress_client(settings_from(env))
+    with worker_processes(env, tmp_path) as workers:
+        worker = workers.start("--concurrency", "1")
+        poll(lambda: _answering(client), timeout_s=30, what="the worker's egress proxy")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        # Not its process group: the proxy runs in a session of its own, and goes by itself.
+        poll(lambda: None if _answering(client) else True, timeout_s=10, what="the proxy to go")
+
+
+def _answering(client: Any) -> bool | None:
+    try:
+        client.ping()
+    except EgressUnavailable:
+        return None
+    return True

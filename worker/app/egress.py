@@ -86,7 +86,9 @@ def proxy_sessions(settings: Settings) -> ProxySessions | None:
 def egress_running(settings: Settings) -> Iterator[None]:
     """Make sure an egress proxy answers for the block, starting ``scanbox egress`` if none does.
 
-    A proxy started here is stopped (SIGTERM: it closes its sessions) when the block ends.
+    A proxy started here is stopped (SIGTERM: it closes its sessions) when the block ends, and
+    stops by itself if this process dies first. It runs in a session of its own, so that a
+    Ctrl-C meant for the workers' graceful stop does not cut their scans' way out first.
     Nothing is started unless ``FETCHER_NETWORK=egress``.
     """
     if settings.fetcher_network != EGRESS_NETWORK:
@@ -98,7 +100,7 @@ def egress_running(settings: Settings) -> Iterator[None]:
         return
     log = get_logger()
     process = subprocess.Popen(
-        [sys.executable, "-m", "worker", "egress"],
+        [sys.executable, "-m", "worker", "egress", "--parent", str(os.getpid())],
         env=os.environ.copy(),
         stdin=subprocess.DEVNULL,
         start_new_session=True,

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from worker.cli.base import app, errors_reported, load_settings
 
 
 @app.command()
-def egress() -> None:
+def egress(
+    parent: Annotated[
+        int | None,
+        typer.Option(
+            help="Stop when the process PID is no longer this one's parent (for a proxy a "
+            "worker starts for itself).",
+            metavar="PID",
+            hidden=True,
+        ),
+    ] = None,
+) -> None:
     """Run this host's egress proxy until SIGTERM or Ctrl-C.
 
     Fetcher containers (FETCHER_NETWORK=egress) have no network of their own: each scan gets
@@ -22,4 +36,4 @@ def egress() -> None:
     settings = load_settings()
     with errors_reported():
         configure_logging(fmt=settings.log_format, level=settings.log_level)
-        run_egress(egress_config(settings))
+        run_egress(egress_config(settings), parent=parent)
