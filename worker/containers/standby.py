@@ -43,8 +43,10 @@ from worker.logs import get_logger
 
 #: How long the filler waits after the engine failed it before it tries again.
 RETRY_AFTER_S = 1.0
-#: How long ``close`` waits for the filler thread to finish what it is doing.
-CLOSE_TIMEOUT_S = 30.0
+#: How long ``close`` waits for the filler thread to finish what it is doing (an engine call
+#: that is slow under load); then it sweeps the pool's containers by their labels anyway, well
+#: within a stopping worker's grace.
+CLOSE_TIMEOUT_S = 10.0
 
 
 @dataclass
