@@ -11,7 +11,8 @@ The page is served by a container of the benchmark's own on a bridge network it 
 - ``runsc+proxy``: the same under gVisor (``--runtime runsc``, when the engine has it; its
   own network stack does not run on these machines, so there is no bridge variant of it).
 
-Both run the scan's container options (limits, read-only root, no capabilities, init).
+Then throughput: ``--count`` containers of each variant, ``--concurrency`` at a time.
+All run the scan's container options (limits, read-only root, no capabilities, init).
 Timed: the whole lifecycle, create → start → wait → logs → remove (plus the session's open
 and close for the proxy). The first turn warms up and is dropped. Run it after building an
 image that has ``--proxy-socket``, under the Docker lock::
@@ -32,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,9 @@ def main() -> None:
     parser.add_argument("--image", help="fetcher image with --proxy-socket [FETCHER_IMAGE]")
     parser.add_argument("--count", type=int, default=20, help="turns after the warm-up")
     parser.add_argument("--output", type=Path, help="also write the figures here as JSON")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="containers at a time, for throughput"
+    )
     arguments = parser.parse_args()
     settings = Settings()
     spec = container_spec(settings)
@@ -87,6 +92,7 @@ def main() -> None:
     if "runsc" in client.info().get("Runtimes", {}):
         variants.append("runsc+proxy")
     timings: dict[str, list[float]] = {name: [] for name in variants}
+    rates: dict[str, float] = {}
     startups: dict[str, list[float]] = {name: [] for name in variants}
     try:
         with bench_network(client) as network, page_container(client, spec, network) as page:
@@ -107,24 +113,45 @@ def main() -> None:
                         )
                         total, startup = run_proxied(client, gvisor, egress_client, fetch_args)
                         keep(turn, timings["runsc+proxy"], startups["runsc+proxy"], total, startup)
+                specs = {
+                    "bridge": dataclasses.replace(spec, network=network),
+                    "none+proxy": dataclasses.replace(spec, network="none"),
+                    "runsc+proxy": dataclasses.replace(
+                        spec, network="none", runtime="runsc", pids_limit=max(spec.pids_limit, 128)
+                    ),
+                }
+                for name in variants:
+                    rates[name] = throughput(
+                        name,
+                        specs[name],
+                        egress_client,
+                        fetch_args,
+                        count=arguments.count,
+                        concurrency=arguments.concurrency,
+                    )
     finally:
         client.close()
     print(f"{arguments.count} turns each, alternating; image {spec.image}")
-    print(f"{'variant':<12} {'run p50 / p90 (ms)':>22} {'fetcher start-up p50 (ms)':>27}")
+    print(
+        f"{'variant':<12} {'run p50 / p90 (ms)':>22} {'fetcher start-up p50 (ms)':>27}"
+        f" {'containers/s at ' + str(arguments.concurrency):>20}"
+    )
     for name, samples in timings.items():
         run = f"{percentile(samples, 0.5):.1f} / {percentile(samples, 0.9):.1f}"
-        print(f"{name:<12} {run:>22} {percentile(startups[name], 0.5):>27.1f}")
+        print(f"{name:<12} {run:>22} {percentile(startups[name], 0.5):>27.1f} {rates[name]:>20.2f}")
     difference = percentile(timings["none+proxy"], 0.5) - percentile(timings["bridge"], 0.5)
     print(f"none+proxy - bridge, p50: {difference:+.1f} ms")
     if arguments.output:
         figures = {
             "turns": arguments.count,
+            "concurrency": arguments.concurrency,
             "image": spec.image,
             "variants": {
                 name: {
                     "run_p50_ms": round(percentile(samples, 0.5), 1),
                     "run_p90_ms": round(percentile(samples, 0.9), 1),
                     "startup_p50_ms": round(percentile(startups[name], 0.5), 1),
+                    "throughput_per_s": round(rates[name], 2),
                 }
                 for name, samples in timings.items()
             },
@@ -169,6 +196,34 @@ def run_proxied(
     if [entry.decision for entry in record.connections] != ["allowed"]:
         raise SystemExit(f"the proxy did not relay exactly one connection: {record}")
     return total, float(report["timings"]["startup_ms"])
+
+
+def throughput(
+    variant: str,
+    spec: ContainerSpec,
+    egress_client: EgressClient,
+    arguments: list[str],
+    *,
+    count: int,
+    concurrency: int,
+) -> float:
+    """Containers per second: ``count`` runs of ``variant``, ``concurrency`` at a time, each
+    thread with a Docker client of its own."""
+
+    def one(_: int) -> None:
+        client = docker.from_env(timeout=120)
+        try:
+            if variant == "bridge":
+                run_bridge(client, spec, arguments)
+            else:
+                run_proxied(client, spec, egress_client, arguments)
+        finally:
+            client.close()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, range(count)))
+    return count / (time.perf_counter() - started)
 
 
 def run_fetcher(
