@@ -41,7 +41,7 @@ BROWSER_IMAGE = os.environ.get("BROWSER_IMAGE", "scanbox-browser:latest")
 EGRESS_MOUNT = "/run/egress"
 #: The browser's HOME in the image (a tmpfs of its own when it runs).
 BROWSER_HOME = "/home/browser"
-#: The limits the browser runs under here (issue 13's defaults for memory).
+#: The limits the browser runs under here (the defaults of BROWSER_MEMORY_LIMIT_MB and the rest).
 BROWSER_SPEC = ContainerSpec(
     image=BROWSER_IMAGE,
     timeout_ms=60_000,

@@ -1,4 +1,4 @@
-"""The benchmark's results: the targets from issue 6, ratios, the printed table, the JSON."""
+"""The benchmark's results: the targets it holds scanbox to, ratios, the printed table, the JSON."""
 
 from __future__ import annotations
 
