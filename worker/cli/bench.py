@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from worker.cli.base import app, errors_reported, fail, load_settings, stdout
+from worker.cli.base import app, errors_reported, load_settings, stdout
 
 # The defaults live here, not in ``worker.bench``: the command line is parsed for every
 # command, and only ``scanbox bench`` itself may import the benchmark.
@@ -54,9 +54,10 @@ def bench(
 ) -> None:
     """Measure a scan's cost against bare containers, on a page served on loopback."""
     from worker.bench import report as bench_report
+    from worker.submit.batch import check_mode
 
-    if mode not in ("http", "browser"):
-        fail(f"unknown mode {mode!r} (use one of http, browser)")
+    with errors_reported():
+        check_mode(mode)
     settings = load_settings()
     if mode == "browser":
         with errors_reported():

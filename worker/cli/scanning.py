@@ -62,11 +62,11 @@ def scan(
     from worker.scan.once import scan_once
     from worker.scan.record import result_values
     from worker.store.models import ScanJob, ScanResult
+    from worker.submit.batch import check_mode
 
-    if mode not in ("http", "browser"):
-        fail(f"unknown mode {mode!r} (use one of http, browser)")
     settings = load_settings()
     with errors_reported(), tempfile.TemporaryDirectory(prefix="scanbox-scan-") as scratch:
+        check_mode(mode)
         client = open_docker()
         try:
             spec = replace(

@@ -32,8 +32,6 @@ from worker.containers.runner import (
 from worker.containers.spec import ContainerSpec, container_name
 from worker.containers.standby import Standby, StandbyPool
 from worker.errors import (
-    ContainerCrashed,
-    ContainerKilled,
     ContainerStartFailed,
     DockerUnavailable,
     ScanError,
@@ -106,11 +104,13 @@ class PooledRunner:
                 raise DockerUnavailable(f"lost the fetcher container's output: {error}") from error
             if self.until_end or not reader.has_line:
                 exit_code = self._exit_code(standby.container_id)
-                if exit_code != 0 or (
-                    self.spec.oom_fails
-                    and docker_errors.was_oom_killed(self.client.api, standby.container_id)
-                ):
-                    raise self._crash(standby.container_id, exit_code, reader.stderr_tail)
+                oom_killed = (
+                    exit_code != 0 or self.spec.oom_fails
+                ) and docker_errors.was_oom_killed(self.client.api, standby.container_id)
+                if exit_code != 0 or oom_killed:
+                    raise crash_error(
+                        exit_code=exit_code, oom_killed=oom_killed, stderr_tail=reader.stderr_tail
+                    )
             return ContainerRun(
                 container_id=standby.container_id,
                 stdout=reader.stdout,
@@ -151,12 +151,3 @@ class PooledRunner:
         # Exited already, or the engine is gone: the pool removes it either way.
         with best_effort():
             self.client.api.kill(container_id)
-
-    def _crash(
-        self, container_id: str, exit_code: int, stderr_tail: str
-    ) -> ContainerCrashed | ContainerKilled:
-        return crash_error(
-            exit_code=exit_code,
-            oom_killed=docker_errors.was_oom_killed(self.client.api, container_id),
-            stderr_tail=stderr_tail,
-        )

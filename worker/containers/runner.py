@@ -180,13 +180,12 @@ class DockerRunner:
             reader = FrameReader(stdout_limit=self.spec.output_limit_bytes)
             self._read(handle, reader, container_id, started, request)
             exit_code = self._exit_code(container_id)
-            if exit_code != 0 or (
-                self.spec.oom_fails and docker_errors.was_oom_killed(self.client.api, container_id)
-            ):
+            oom_killed = (exit_code != 0 or self.spec.oom_fails) and docker_errors.was_oom_killed(
+                self.client.api, container_id
+            )
+            if exit_code != 0 or oom_killed:
                 raise crash_error(
-                    exit_code=exit_code,
-                    oom_killed=docker_errors.was_oom_killed(self.client.api, container_id),
-                    stderr_tail=reader.stderr_tail,
+                    exit_code=exit_code, oom_killed=oom_killed, stderr_tail=reader.stderr_tail
                 )
             return ContainerRun(
                 container_id=container_id,

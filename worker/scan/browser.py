@@ -17,8 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fetcher.browser.stream import BadStream, read_capture
-from worker.analysis.browser import BrowserReport, as_fetch_report, parse_browser_report
+from worker.analysis.browser import (
+    BrowserReport,
+    as_fetch_report,
+    browser_reasons,
+    parse_browser_report,
+)
 from worker.analysis.report import FetchReport
+from worker.analysis.rules import Reason
 from worker.containers.runner import ContainerRun, Runner
 from worker.containers.spec import Limits
 from worker.errors import InvalidOutput
@@ -56,6 +62,8 @@ class Capture:
     report: FetchReport
     stored: dict[str, Any]
     artifacts: list[dict[str, Any]]
+    #: What only a browser sees, as reasons for the verdict (``worker.analysis.browser``).
+    reasons: list[Reason]
 
 
 def read_browser_output(mode: BrowserMode, run: ContainerRun) -> Capture:
@@ -88,4 +96,5 @@ def read_browser_output(mode: BrowserMode, run: ContainerRun) -> Capture:
         report=as_fetch_report(browser, egress=egress),
         stored=data,
         artifacts=artifacts,
+        reasons=browser_reasons(browser, egress=egress),
     )

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from statemachine.states import State
-from worker.analysis.browser import browser_reasons, with_browser_reasons
+from worker.analysis.browser import with_browser_reasons
 from worker.analysis.policy import Policy
 from worker.analysis.report import FetchReport, parse_report
 from worker.analysis.rules import Judgement, judge
@@ -72,10 +72,7 @@ def scan_once(
             raise FetchTimedOut(report.error.message)
         judgement = judge(report, policy=policy)
         if capture is not None:
-            egress = None if run.egress is None else list(run.egress)
-            judgement = with_browser_reasons(
-                judgement, browser_reasons(capture.browser, egress=egress)
-            )
+            judgement = with_browser_reasons(judgement, capture.reasons)
     except ScanError as error:
         state = State.TIMED_OUT if isinstance(error, ScanTimedOut) else State.FAILED
         return OneScan(scan_id=scan_id, url=checked, state=state, error=error)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from statemachine.states import State
 from statemachine.tables import BROWSER_MODE
-from worker.analysis.browser import browser_reasons, with_browser_reasons
+from worker.analysis.browser import with_browser_reasons
 from worker.analysis.policy import Policy
 from worker.analysis.report import FetchReport, parse_report
 from worker.analysis.rules import Judgement, judge
@@ -248,10 +248,7 @@ class Scanner:
             else:
                 judgement = judge(report, policy=self.policy())
             if capture is not None:
-                egress = None if run.egress is None else list(run.egress)
-                judgement = with_browser_reasons(
-                    judgement, browser_reasons(capture.browser, egress=egress)
-                )
+                judgement = with_browser_reasons(judgement, capture.reasons)
             completed = complete(
                 self.db,
                 claim=claim,

@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
-from statemachine.tables import HTTP_MODE, MODES
+from statemachine.tables import HTTP_MODE
 from worker.clock import Clock, utcnow
 from worker.errors import UnknownSchedule, UsageError
 from worker.queue.dispatch import PRIORITIES
 from worker.schedule.cron import Cron
 from worker.store.database import Database
 from worker.store.models import SCHEDULES, TICKS, Schedule
+from worker.submit.batch import check_mode
 from worker.urls import validate_url
 
 #: Random bytes in a schedule id (printed as twice as many hex digits).
@@ -53,8 +54,7 @@ def add_schedule(
     checked_url = validate_url(url)
     checked_cron = Cron.parse(cron)
     check_priority(priority)
-    if mode not in MODES:
-        raise UsageError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
+    check_mode(mode)
     now = clock()
     schedule = Schedule(
         id=new_schedule_id(),

@@ -72,7 +72,8 @@ class Preview:
     repeated: bool
 
 
-def _check_mode(mode: str) -> None:
+def check_mode(mode: str) -> None:
+    """``UsageError`` unless ``mode`` is a scan mode (``http``, ``browser``)."""
     if mode not in MODES:
         raise UsageError(f"unknown mode {mode!r} (use one of {', '.join(MODES)})")
 
@@ -110,7 +111,7 @@ def submit_requests(
     job that makes as many.
     """
     _check_priority(priority)
-    _check_mode(mode)
+    check_mode(mode)
     children = child_limits.check(depth=depth, max_children=max_children)
     checked = check_requests(requests, callbacks=callbacks or CallbackRules())
     if not checked:
@@ -236,7 +237,7 @@ def preview_requests(
 
     Checks and deduplication are the same; the answer can change before a real submission.
     """
-    _check_mode(mode)
+    check_mode(mode)
     children = child_limits.check(depth=depth, max_children=max_children)
     checked = check_requests(requests, callbacks=callbacks or CallbackRules())
     if not checked:
@@ -325,6 +326,7 @@ __all__ = [
     "Request",
     "Submission",
     "SubmitArguments",
+    "check_mode",
     "new_job_id",
     "preview_requests",
     "submit_batch",
