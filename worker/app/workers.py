@@ -14,6 +14,7 @@ on a thread of its own.
 
 from __future__ import annotations
 
+import inspect
 import multiprocessing
 import os
 import secrets
@@ -76,6 +77,8 @@ class WorkerOptions:
 
 #: RQ blocks on a dequeue for ``worker_ttl`` less this many seconds.
 RQ_DEQUEUE_MARGIN_S = 15
+#: Longest a stopping worker waits for RQ's command listener (a pub/sub thread) to end.
+LISTENER_STOP_S = 1.0
 
 
 class ScanWorker(BudgetedWorker):
@@ -101,6 +104,27 @@ class ScanWorker(BudgetedWorker):
     def request_force_stop(self, signum: int, frame: FrameType | None) -> None:
         self.shutdown.force()
         get_logger(worker=self.name).warning("shutdown_forced")
+
+    def unsubscribe(self) -> None:
+        """RQ's unsubscribe, with a bounded wait for its command listener thread.
+
+        The listener polls for a message every 60 s; once unsubscribed, it waits that long for
+        a subscription instead. RQ expects the listener's ``stop()`` only to flag it, but from
+        redis-py 8.2 ``stop()`` joins the thread, without a deadline unless given one: a
+        worker stopping at that moment would hang for up to a minute, past its grace, and be
+        killed before it removed its standby containers. The listener is a daemon thread; one
+        left waiting ends with the process.
+        """
+        listener = self.pubsub_thread
+        if listener is None:
+            return
+        self.pubsub.unsubscribe()
+        if "timeout" in inspect.signature(listener.stop).parameters:
+            listener.stop(timeout=LISTENER_STOP_S)
+        else:
+            listener.stop()
+            listener.join(timeout=LISTENER_STOP_S)
+        self.pubsub.close()
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         super().execute_job(job, queue)
