@@ -38,8 +38,9 @@ from redis import Redis
 from sqlmodel import select
 
 from tests.sites import Site, serve
+from worker.app.clients import dispatcher
 from worker.app.database import open_database
-from worker.app.services import child_limits, dispatcher
+from worker.app.services import child_limits
 from worker.settings import Settings
 from worker.store.models import AuditLog, ScanChild, ScanJob
 from worker.store.queries import wait_for_terminal

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from redis import Redis
 
+from worker.app.clients import dispatcher
+from worker.app.containers import container_spec, fetcher_args
 from worker.app.database import open_database
-from worker.app.services import container_spec, dispatcher, fetcher_args
 from worker.containers.spec import fetcher_host_options
 from worker.settings import Settings
 from worker.store.queries import wait_for_terminal

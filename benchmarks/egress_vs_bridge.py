@@ -41,7 +41,7 @@ from typing import Any
 import docker
 
 from fetcher.ports import parse_port_policy
-from worker.app.services import container_spec
+from worker.app.containers import container_spec
 from worker.bench.stats import percentile
 from worker.containers.spec import ContainerSpec, fetcher_host_options
 from worker.egress.client import EgressClient

@@ -22,7 +22,7 @@ import os
 
 import docker
 
-from worker.app.services import container_spec, fetcher_args
+from worker.app.containers import container_spec, fetcher_args
 from worker.bench.baseline import bare_run
 from worker.bench.site import serve_page
 from worker.bench.stats import percentile

@@ -15,17 +15,11 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
+from worker.app.clients import dispatcher, open_docker, open_redis
+from worker.app.containers import container_spec, fetcher_args
 from worker.app.database import open_database
 from worker.app.egress import proxy_sessions
-from worker.app.services import (
-    child_limits,
-    container_spec,
-    dispatcher,
-    fetcher_args,
-    open_docker,
-    open_redis,
-    outcome_policy,
-)
+from worker.app.services import child_limits, outcome_policy
 from worker.containers.runner import DockerRunner
 from worker.scan.scanner import Scanner
 from worker.settings import Settings

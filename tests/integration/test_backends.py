@@ -21,8 +21,8 @@ from tests.databases import LibsqlServer
 from tests.integration.conftest import settings_from
 from tests.services import poll, worker_processes
 from tests.sites import serve
+from worker.app.clients import dispatcher
 from worker.app.database import open_database
-from worker.app.services import dispatcher
 from worker.store import queries
 from worker.store.database import Database
 from worker.submit.batch import submit_urls

@@ -31,8 +31,8 @@ from tests.integration.test_reliability import FAST_RECOVERY
 from tests.services import poll, unavailable, worker_processes
 from tests.sites import Site, serve
 from tests.unit.fetcher.servers import SilentListener
+from worker.app.clients import dispatcher
 from worker.app.database import open_database
-from worker.app.services import dispatcher
 from worker.store import queries
 from worker.store.artifacts import ArtifactStore
 from worker.submit.batch import submit_urls

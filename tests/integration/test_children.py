@@ -31,8 +31,9 @@ from statemachine.states import State
 from tests.integration.conftest import scanbox_containers, settings_from
 from tests.services import poll, worker_processes
 from tests.sites import Site, serve
+from worker.app.clients import dispatcher
 from worker.app.database import open_database
-from worker.app.services import child_limits, dispatcher
+from worker.app.services import child_limits
 from worker.store import queries
 from worker.store.database import Database
 from worker.store.models import AuditLog, ScanChild, ScanJob, ScanResult

@@ -28,8 +28,8 @@ from statemachine.states import TERMINAL, State
 from tests.integration.conftest import settings_from
 from tests.services import poll, worker_processes
 from tests.sites import serve
+from worker.app.clients import dispatcher
 from worker.app.database import open_database
-from worker.app.services import dispatcher
 from worker.containers.spec import LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_WORKER
 from worker.store.database import Database
 from worker.store.models import AuditLog, ScanJob, ScanResult

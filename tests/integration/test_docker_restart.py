@@ -22,8 +22,8 @@ from statemachine.states import TERMINAL, State
 from tests.integration.conftest import scanbox_containers, settings_from
 from tests.services import CI, poll, worker_processes
 from tests.sites import serve
+from worker.app.clients import dispatcher
 from worker.app.database import open_database
-from worker.app.services import dispatcher
 from worker.containers.spec import LABEL_DEPLOYMENT
 from worker.store.database import Database
 from worker.store.models import ScanJob, ScanResult

@@ -27,9 +27,10 @@ from statemachine.states import State
 from tests.integration.conftest import settings_from
 from tests.services import egress_proxy, poll, unavailable, worker_processes
 from tests.unit.fetcher.servers import Reply, ScriptedServer, SilentListener, routes
+from worker.app.clients import dispatcher
+from worker.app.containers import container_spec
 from worker.app.database import open_database
 from worker.app.egress import egress_client, proxy_sessions
-from worker.app.services import container_spec, dispatcher
 from worker.containers.runner import DockerRunner, RunRequest
 from worker.egress.errors import EgressUnavailable
 from worker.store import queries

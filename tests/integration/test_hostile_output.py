@@ -19,8 +19,8 @@ from statemachine.states import State
 from tests.integration.conftest import settings_from
 from tests.services import worker_processes
 from tests.support import report_bytes
+from worker.app.clients import dispatcher
 from worker.app.database import open_database
-from worker.app.services import dispatcher
 from worker.store import queries
 from worker.submit.batch import submit_urls
 

@@ -18,8 +18,8 @@ from tests.integration.conftest import scanbox_containers, settings_from
 from tests.services import worker_processes
 from tests.sites import serve, silent_listener
 from tests.support import FakeDispatcher
+from worker.app.clients import dispatcher
 from worker.app.database import open_database
-from worker.app.services import dispatcher
 from worker.containers.spec import Limits
 from worker.scan.claim import claim_job
 from worker.store import queries

@@ -44,7 +44,7 @@ from tests.containers import (
 from tests.databases import REPOSITORY
 from tests.integration.conftest import settings_from
 from tests.services import poll
-from worker.app.services import dispatcher
+from worker.app.clients import dispatcher
 from worker.containers.spec import LABEL_DEPLOYMENT, LABEL_HOST
 from worker.store import queries
 from worker.store.database import Database

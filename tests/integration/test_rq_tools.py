@@ -13,7 +13,7 @@ from redis import Redis
 
 from tests.integration.conftest import settings_from
 from tests.services import poll, unavailable, worker_processes
-from worker.app.services import dispatcher
+from worker.app.clients import dispatcher
 from worker.queue.dispatch import queue_names
 
 

@@ -20,9 +20,10 @@ from statemachine.states import State
 from tests.integration.conftest import settings_from
 from tests.services import poll, worker_processes
 from tests.sites import serve, silent_listener
+from worker.app.clients import dispatcher
+from worker.app.containers import container_spec, fetcher_args
 from worker.app.database import open_database
 from worker.app.egress import proxy_sessions
-from worker.app.services import container_spec, dispatcher, fetcher_args
 from worker.containers.pooled import URL_STDIN, PooledRunner
 from worker.containers.runner import DockerRunner, RunRequest
 from worker.containers.spec import LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_STANDBY

@@ -16,8 +16,9 @@ from worker.api.forms import FormTokens
 from worker.api.parts import ApiParts, SubmitOptions
 from worker.api.ratelimit import KeyRateLimiter
 from worker.app.callbacks import callback_rules, default_callback
+from worker.app.clients import dispatcher, open_redis
 from worker.app.database import open_database
-from worker.app.services import child_limits, dispatcher, open_redis
+from worker.app.services import child_limits
 from worker.queue.dispatch import queue_names
 from worker.settings import Settings
 from worker.store.artifacts import ArtifactStore

@@ -15,8 +15,8 @@ from types import FrameType
 from redis import Redis
 
 from worker.app.callbacks import callback_rules, default_callback
+from worker.app.clients import check_redis, dispatcher, new_process_id, open_redis
 from worker.app.database import open_database
-from worker.app.services import check_redis, dispatcher, new_process_id, open_redis
 from worker.errors import ConfigurationError
 from worker.logs import configure_logging, get_logger
 from worker.queue.stream import SubmitStream

@@ -18,15 +18,9 @@ import docker.errors
 import requests.exceptions
 from redis import Redis
 
+from worker.app.clients import dispatcher, new_process_id, open_docker, open_redis
 from worker.app.database import open_database
-from worker.app.services import (
-    build_reaper,
-    dispatcher,
-    new_process_id,
-    open_docker,
-    open_redis,
-    start_run_record,
-)
+from worker.app.services import build_reaper, start_run_record
 from worker.clock import utcnow
 from worker.logs import configure_logging, get_logger
 from worker.ops.maintenance import ContainerSweep, Maintenance

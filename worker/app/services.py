@@ -1,180 +1,39 @@
-"""Building scanbox's parts from the settings: database, Redis, Docker, scanner."""
+"""Building scanbox's parts from the settings: the scanner and what it is made of, the reaper,
+a worker process's telemetry (clients in :mod:`worker.app.clients`, containers in
+:mod:`worker.app.containers`)."""
 
 from __future__ import annotations
 
-import os
 import random
-import secrets
-import socket
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
 import docker
-import redis.exceptions
 import structlog
 from redis import Redis
 
 from worker.analysis.policy import Policy, PolicyFile
-from worker.app.egress import proxy_sessions
+from worker.app.clients import dispatcher, liveness
+from worker.app.containers import browser_mode, build_runner, container_spec, fetcher_args
 from worker.clock import utcnow
-from worker.containers.egress import NO_NETWORK
 from worker.containers.engine import EngineWatch, engine_answers, plain_pause
-from worker.containers.pooled import URL_STDIN, PooledRunner
-from worker.containers.runner import DockerRunner, Runner
-from worker.containers.spec import ContainerSpec
-from worker.containers.standby import StandbyPool
-from worker.errors import ConfigurationError
 from worker.ops.reaper import Reaper
 from worker.queue.deferral import RedisDeferrals
 from worker.queue.dispatch import RQDispatcher, queue_names
-from worker.queue.liveness import Heartbeat, Liveness
 from worker.queue.ratelimit import HostRates, Rate, RedisRateLimiter, parse_overrides
 from worker.scan.backoff import Backoff
-from worker.scan.browser import BrowserMode
 from worker.scan.gate import HoldLimits, HostGate
 from worker.scan.outcome import OutcomePolicy
-from worker.scan.scanner import FetcherArgs, Scanner
+from worker.scan.scanner import Scanner
 from worker.scan.shutdown import Shutdown
-from worker.settings import EGRESS_NETWORK, Settings
-from worker.store.artifacts import ArtifactStore
+from worker.settings import Settings
 from worker.store.database import Database
 from worker.submit.children import ChildLimits, ChildScans
 from worker.telemetry.instrument import ObservedWorker
 from worker.telemetry.metrics import metrics_endpoint
 from worker.telemetry.runs import RunKind, RunRecorder
-
-#: Seconds RQ lets a task run beyond the container deadline before it kills the task itself.
-TASK_TIMEOUT_MARGIN_S = 120
-#: Seconds a Docker API call may take (waiting for a container has its own deadline).
-DOCKER_API_TIMEOUT_S = 60
-
-
-def new_process_id() -> str:
-    """A unique name for one worker or scheduler process: host, pid and a random suffix."""
-    return f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(3)}"
-
-
-def open_redis(settings: Settings) -> Redis:
-    """A Redis client for the configured server."""
-    return Redis.from_url(settings.effective_redis_url, health_check_interval=30)
-
-
-def check_redis(settings: Settings) -> None:
-    """Raise unless Redis answers: ``ConfigurationError`` when it refuses the password."""
-    client = open_redis(settings)
-    try:
-        client.ping()
-    except (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError) as error:
-        raise ConfigurationError(
-            f"Redis refused the credentials in REDIS_URL / REDIS_PASSWORD: {error}"
-        ) from error
-    except redis.exceptions.ResponseError as error:
-        if "NOAUTH" not in str(error):
-            raise
-        raise ConfigurationError(
-            "Redis wants a password: set it in REDIS_URL or REDIS_PASSWORD"
-        ) from error
-    finally:
-        client.close()
-
-
-def open_docker() -> docker.DockerClient:
-    """A Docker client from the SDK's own environment (``DOCKER_HOST`` and friends)."""
-    return docker.from_env(timeout=DOCKER_API_TIMEOUT_S)
-
-
-def dispatcher(settings: Settings, redis: Redis) -> RQDispatcher:
-    """The RQ dispatcher for the configured queues."""
-    return RQDispatcher(
-        redis=redis,
-        base_queue=settings.queue_name,
-        job_timeout_s=settings.container_timeout_ms // 1000 + TASK_TIMEOUT_MARGIN_S,
-    )
-
-
-def container_spec(settings: Settings) -> ContainerSpec:
-    """How fetcher containers are made, from the settings."""
-    return ContainerSpec(
-        image=settings.fetcher_image,
-        timeout_ms=settings.container_timeout_ms,
-        memory_limit_mb=settings.container_memory_limit_mb,
-        cpu_limit=settings.container_cpu_limit,
-        cpu_period_ms=settings.container_cpu_period_ms,
-        pids_limit=settings.container_pids_limit,
-        tmpfs_mb=settings.container_tmpfs_mb,
-        user=settings.container_user,
-        network=NO_NETWORK
-        if settings.fetcher_network == EGRESS_NETWORK
-        else settings.fetcher_network,
-        runtime=settings.container_runtime,
-        init=settings.container_init,
-        output_limit_bytes=settings.output_limit_bytes,
-        deployment=settings.deployment,
-    )
-
-
-#: The browser's ``HOME`` in the browser image (``Dockerfile.browser``).
-BROWSER_HOME = "/home/browser"
-
-
-def browser_spec(settings: Settings) -> ContainerSpec:
-    """How browser containers are made: the fetcher's sandbox with the browser's limits."""
-    return replace(
-        container_spec(settings),
-        image=settings.browser_image,
-        timeout_ms=settings.browser_timeout_ms,
-        memory_limit_mb=settings.browser_memory_limit_mb,
-        cpu_limit=settings.browser_cpu_limit,
-        pids_limit=settings.browser_pids_limit,
-        tmpfs_mb=settings.browser_tmpfs_mb,
-        output_limit_bytes=settings.browser_output_limit_bytes,
-        home=BROWSER_HOME,
-        oom_fails=True,
-    )
-
-
-def browser_mode(
-    settings: Settings, *, worker_id: str, docker_client: docker.DockerClient
-) -> BrowserMode | None:
-    """How this worker runs browser scans; ``None`` without the egress proxy (Chromium's only
-    way out is its egress session: ``FETCHER_NETWORK=egress``). With
-    ``BROWSER_STANDBY_CONTAINERS`` a pool keeps that many warm."""
-    sessions = proxy_sessions(settings)
-    if sessions is None:
-        return None
-    spec = browser_spec(settings)
-    cold = DockerRunner(client=docker_client, spec=spec, egress=sessions)
-    mode = BrowserMode(
-        runner=cold,
-        limits=spec.limits,
-        artifacts=ArtifactStore(Path(settings.artifact_dir)),
-        max_artifact_bytes=settings.browser_output_limit_bytes,
-    )
-    if not settings.browser_standby_containers:
-        return mode
-    pool = StandbyPool(
-        client=open_docker(),
-        spec=spec,
-        command=[*mode.options(), URL_STDIN],
-        worker_id=worker_id,
-        host=socket.gethostname(),
-        size=settings.browser_standby_containers,
-        warm=True,
-        egress=sessions,
-    )
-    pool.open()
-    warm = PooledRunner(
-        client=docker_client,
-        spec=spec,
-        pool=pool,
-        options=mode.options(),
-        fallback=cold,
-        until_end=True,
-    )
-    return replace(mode, runner=warm)
 
 
 def build_reaper(
@@ -192,21 +51,6 @@ def build_reaper(
         deployment=settings.deployment,
         docker_client=docker_client,
         liveness=liveness(settings, redis),
-    )
-
-
-def liveness(settings: Settings, redis: Redis) -> Liveness:
-    """The heartbeats of this deployment's worker processes."""
-    return Liveness(redis=redis, namespace=f"scanbox:{settings.deployment}:workers")
-
-
-def heartbeat(settings: Settings, redis: Redis, *, worker_id: str) -> Heartbeat:
-    """The heartbeat of worker process ``worker_id``: it lapses one housekeeping interval
-    after the process stops beating, so the reaper's second round finds it gone."""
-    return Heartbeat(
-        liveness=liveness(settings, redis),
-        worker_id=worker_id,
-        ttl=timedelta(milliseconds=settings.housekeeping_interval_ms),
     )
 
 
@@ -244,40 +88,6 @@ def host_gate(settings: Settings, *, db: Database, rq_dispatcher: RQDispatcher) 
             maximum_s=settings.host_backoff_max_ms / 1000,
         ),
     )
-
-
-def fetcher_args(settings: Settings) -> FetcherArgs:
-    """The fetcher's command-line options that come from the settings."""
-    return FetcherArgs(
-        timeout_ms=settings.fetch_timeout_ms,
-        max_body_bytes=settings.fetcher_max_body_bytes,
-        allowed_ports=settings.fetcher_allowed_ports,
-        allow_networks=settings.fetcher_allow_networks,
-    )
-
-
-def build_runner(
-    settings: Settings, *, worker_id: str, docker_client: docker.DockerClient
-) -> Runner:
-    """The runner ``CONTAINER_RUNNER`` names; a standby pool starts filling at once."""
-    spec = container_spec(settings)
-    sessions = proxy_sessions(settings)
-    plain = DockerRunner(client=docker_client, spec=spec, egress=sessions)
-    if settings.container_runner == "docker":
-        return plain
-    options = fetcher_args(settings).options()
-    pool = StandbyPool(
-        client=open_docker(),
-        spec=spec,
-        command=[*options, URL_STDIN],
-        worker_id=worker_id,
-        host=socket.gethostname(),
-        size=settings.standby_containers,
-        warm=settings.standby_warm,
-        egress=sessions,
-    )
-    pool.open()
-    return PooledRunner(client=docker_client, spec=spec, pool=pool, options=options, fallback=plain)
 
 
 def child_limits(settings: Settings) -> ChildLimits:

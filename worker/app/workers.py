@@ -32,21 +32,19 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from worker import task
-from worker.app.database import open_database
-from worker.app.drain import BudgetedWorker, JobBudget
-from worker.app.egress import egress_running
-from worker.app.intake import IntakeThread, build_intake
-from worker.app.services import (
-    build_reaper,
-    build_scanner,
+from worker.app.clients import (
     check_redis,
     dispatcher,
     heartbeat,
     new_process_id,
-    observe_worker,
     open_docker,
     open_redis,
 )
+from worker.app.database import open_database
+from worker.app.drain import BudgetedWorker, JobBudget
+from worker.app.egress import egress_running
+from worker.app.intake import IntakeThread, build_intake
+from worker.app.services import build_reaper, build_scanner, observe_worker
 from worker.app.webhooks import WebhookService
 from worker.clock import utcnow
 from worker.egress.errors import EgressError

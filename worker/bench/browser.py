@@ -31,8 +31,9 @@ from typing import Any
 
 import docker
 
+from worker.app.clients import dispatcher, open_redis
+from worker.app.containers import browser_spec
 from worker.app.egress import egress_running, proxy_sessions
-from worker.app.services import browser_spec, dispatcher, open_redis
 from worker.bench import pipeline
 from worker.bench.site import serve_routes
 from worker.bench.stats import percentile

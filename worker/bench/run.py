@@ -21,8 +21,9 @@ from typing import Any
 import docker
 from redis import Redis
 
+from worker.app.clients import dispatcher, open_docker, open_redis
+from worker.app.containers import container_spec, fetcher_args
 from worker.app.database import open_database
-from worker.app.services import container_spec, dispatcher, fetcher_args, open_docker, open_redis
 from worker.bench import baseline, footprint, pipeline
 from worker.bench import results as shape
 from worker.bench.options import BenchOptions, bench_environment, bench_settings

@@ -17,7 +17,7 @@ def image_build(
     tag: Annotated[str | None, typer.Option(help="Image tag [default: FETCHER_IMAGE].")] = None,
 ) -> None:
     """Build the fetcher image through the Docker engine."""
-    from worker.app.services import open_docker
+    from worker.app.clients import open_docker
     from worker.containers.images import build_fetcher_image
 
     settings = load_settings()

@@ -47,15 +47,10 @@ def scan(
     from datetime import UTC, datetime
 
     from statemachine.states import State
+    from worker.app.clients import new_process_id, open_docker
+    from worker.app.containers import browser_mode, container_spec, fetcher_args
     from worker.app.egress import egress_running, proxy_sessions
-    from worker.app.services import (
-        analysis_policy,
-        browser_mode,
-        container_spec,
-        fetcher_args,
-        new_process_id,
-        open_docker,
-    )
+    from worker.app.services import analysis_policy
     from worker.cli import views
     from worker.containers.runner import DockerRunner
     from worker.scan.claim import Claim

@@ -122,7 +122,7 @@ def submit_arguments(
             "nothing was written\n"
         )
         return None
-    from worker.app.services import dispatcher, open_redis
+    from worker.app.clients import dispatcher, open_redis
 
     submissions = submit_requests(
         requests,
@@ -170,7 +170,7 @@ def submit_stream(settings: Settings, stream: TextIO, options: SubmitOptions) ->
         )
         sys.stderr.write(f"scanbox: dry run: {summary.line(dry_run=True)}\n")
         return
-    from worker.app.services import dispatcher, open_redis
+    from worker.app.clients import dispatcher, open_redis
 
     rq_dispatcher = dispatcher(settings, open_redis(settings))
     summary = submit_lines(

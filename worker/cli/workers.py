@@ -68,8 +68,9 @@ def worker(
 @app.command()
 def reap(json_output: JsonOption = False) -> None:
     """Take back jobs whose worker died and remove orphan fetcher containers, once."""
+    from worker.app.clients import open_docker, open_redis
     from worker.app.database import open_database
-    from worker.app.services import build_reaper, open_docker, open_redis
+    from worker.app.services import build_reaper
     from worker.cli import views
     from worker.clock import utcnow
 
@@ -97,8 +98,8 @@ def reconcile(
     """Dispatch again the QUEUED jobs that Redis has lost; print their ids."""
     from datetime import timedelta
 
+    from worker.app.clients import dispatcher, open_redis
     from worker.app.database import open_database
-    from worker.app.services import dispatcher, open_redis
     from worker.clock import utcnow
     from worker.ops.reconcile import reconcile as reconcile_queued
 
@@ -122,9 +123,9 @@ def maintenance(
     json_output: JsonOption = False,
 ) -> None:
     """Delete finished jobs past RETENTION_DAYS, remove stray containers, tidy the database."""
+    from worker.app.clients import open_redis
     from worker.app.database import open_database
     from worker.app.scheduler_process import docker_if_reachable, maintenance_from
-    from worker.app.services import open_redis
     from worker.cli import views
     from worker.logs import configure_logging
     from worker.ops.maintenance import Maintenance
