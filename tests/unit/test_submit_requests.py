@@ -29,8 +29,9 @@ from worker.store.models import (
     WebhookDelivery,
 )
 from worker.store.requests import job_of_request, job_request_ids, request_ids_of
-from worker.submit.batch import Request, preview_requests, submit_requests
+from worker.submit.batch import Request, submit_requests
 from worker.submit.callbacks import CallbackRules
+from worker.submit.preview import preview_requests
 
 LOOPBACK = CallbackRules(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),))
 HOOK = "http://127.0.0.1:8080/hook"

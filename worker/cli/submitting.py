@@ -18,9 +18,10 @@ from worker.cli.terminal import safe, text
 
 if TYPE_CHECKING:
     from worker.settings import Settings
-    from worker.submit.batch import Preview, Submission
+    from worker.submit.batch import Submission
     from worker.submit.callbacks import CallbackRules
     from worker.submit.children import ChildLimits
+    from worker.submit.preview import Preview
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,7 +107,8 @@ def submit_arguments(
 ) -> list[str] | None:
     """Submit ``urls`` as one batch and print them; return the job ids (``None``: dry run)."""
     from worker.app.database import open_database
-    from worker.submit.batch import Request, preview_requests, submit_requests
+    from worker.submit.batch import Request, submit_requests
+    from worker.submit.preview import preview_requests
 
     db = open_database(settings)
     callback = _callback(settings, options)
@@ -147,8 +149,9 @@ def submit_stream(settings: Settings, stream: TextIO, options: SubmitOptions) ->
     """Submit the URLs of ``stream`` batch by batch (or preview them); print a summary."""
     from worker.app.database import open_database
     from worker.cli.submit_lines import submit_lines
-    from worker.submit.batch import Request, preview_requests, submit_requests
+    from worker.submit.batch import Request, submit_requests
     from worker.submit.callbacks import check_callback_url
+    from worker.submit.preview import preview_requests
 
     db = open_database(settings)
     planning = _planning(settings, options)

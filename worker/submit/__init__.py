@@ -7,15 +7,14 @@ the submit stream, which workers turn into jobs (:mod:`worker.submit.intake`).
 """
 
 from worker.submit.batch import (
-    Preview,
     Request,
     Submission,
     new_job_id,
-    preview_requests,
     submit_batch,
     submit_requests,
     submit_urls,
 )
+from worker.submit.preview import Preview, preview_requests
 
 __all__ = [
     "Preview",

@@ -59,19 +59,6 @@ class Submission:
     request_id: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Preview:
-    """What submitting one URL would do (``--dry-run``): a new job, or an existing one."""
-
-    url: str
-    #: The existing job it would be folded into; ``None``: a new job (made for it, or for an
-    #: earlier URL of the batch it repeats).
-    job_id: str | None
-    state: State | None
-    duplicate: bool
-    repeated: bool
-
-
 def check_mode(mode: str) -> None:
     """``UsageError`` unless ``mode`` is a scan mode (``http``, ``browser``)."""
     if mode not in MODES:
@@ -221,51 +208,6 @@ def _call_back_if_terminal(connection: Connection, plan: Planned, *, now: dateti
     )
 
 
-def preview_requests(
-    requests: Sequence[Request],
-    *,
-    db: Database,
-    dedup_window: timedelta = timedelta(0),
-    callbacks: CallbackRules | None = None,
-    depth: int = 0,
-    max_children: int | None = None,
-    child_limits: ChildLimits = DEFAULT_LIMITS,
-    mode: str = HTTP_MODE,
-    clock: Clock = utcnow,
-) -> list[Preview]:
-    """What ``submit_requests`` would do with ``requests`` now; nothing is written.
-
-    Checks and deduplication are the same; the answer can change before a real submission.
-    """
-    check_mode(mode)
-    children = child_limits.check(depth=depth, max_children=max_children)
-    checked = check_requests(requests, callbacks=callbacks or CallbackRules())
-    if not checked:
-        return []
-    now = clock()
-    since = now - dedup_window if dedup_window > timedelta(0) else None
-    with db.read() as session:
-        planned = plan_requests(
-            session.connection(),
-            checked,
-            since=since,
-            depth=depth,
-            max_children=children,
-            mode=mode,
-        )
-    made = {plan.job_id for plan in planned if plan.new}
-    return [
-        Preview(
-            url=plan.request.url,
-            job_id=None if plan.job_id in made else plan.job_id,
-            state=None if plan.job_id in made else plan.state,
-            duplicate=not plan.new,
-            repeated=plan.repeated,
-        )
-        for plan in planned
-    ]
-
-
 class SubmitArguments(TypedDict, total=False):
     """What ``submit_batch`` and ``submit_urls`` pass on to ``submit_requests``, whose
     defaults hold for whatever is left out."""
@@ -322,13 +264,11 @@ def submit_urls(
 
 __all__ = [
     "SUBMIT_ACTOR",
-    "Preview",
     "Request",
     "Submission",
     "SubmitArguments",
     "check_mode",
     "new_job_id",
-    "preview_requests",
     "submit_batch",
     "submit_requests",
     "submit_urls",
