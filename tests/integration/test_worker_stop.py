@@ -16,7 +16,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from tests.services import RedisServer, poll
-from worker.app.workers import ScanWorker
+from worker.app.rq_worker import ScanWorker
 from worker.queue.vetting import VettedJob
 from worker.scan.shutdown import Shutdown
 

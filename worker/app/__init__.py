@@ -5,6 +5,7 @@
 - :mod:`worker.app.containers`: container specs, runners, the browser mode
 - :mod:`worker.app.services`: the scanner, the reaper, a worker process's telemetry
 - :mod:`worker.app.workers`: ``scanbox worker``'s processes, each an RQ worker
+  (:mod:`worker.app.rq_worker`)
 - :mod:`worker.app.drain`: ``--max-jobs``, a budget shared by those processes
 - :mod:`worker.app.scheduler_process`: ``scanbox scheduler``'s process and its maintenance
 """

@@ -14,7 +14,6 @@ on a thread of its own.
 
 from __future__ import annotations
 
-import inspect
 import multiprocessing
 import os
 import secrets
@@ -24,11 +23,9 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
-from typing import Any
 
 import redis.exceptions
 from rq import Queue
-from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from worker import task
@@ -41,9 +38,10 @@ from worker.app.clients import (
     open_redis,
 )
 from worker.app.database import open_database
-from worker.app.drain import BudgetedWorker, JobBudget
+from worker.app.drain import JobBudget
 from worker.app.egress import egress_running
 from worker.app.intake import IntakeThread, build_intake
+from worker.app.rq_worker import RQ_DEQUEUE_MARGIN_S, ScanWorker
 from worker.app.services import build_reaper, build_scanner, observe_worker
 from worker.app.webhooks import WebhookService
 from worker.clock import utcnow
@@ -57,8 +55,6 @@ from worker.settings import Settings
 
 #: Longest pause before a worker process restarts its RQ loop after an error.
 MAX_RESTART_PAUSE_S = 10.0
-#: Longest RQ waits between attempts to reach a lost Redis.
-MAX_REDIS_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,62 +67,6 @@ class WorkerOptions:
     max_jobs: int | None = None
     #: The run records of these processes share this group (a drain's summary adds them up).
     group_id: str | None = None
-
-
-#: RQ blocks on a dequeue for ``worker_ttl`` less this many seconds.
-RQ_DEQUEUE_MARGIN_S = 15
-#: Longest a stopping worker waits for RQ's command listener (a pub/sub thread) to end.
-LISTENER_STOP_S = 1.0
-
-
-class ScanWorker(BudgetedWorker):
-    """RQ's in-process worker, with signals routed to scanbox's graceful shutdown.
-
-    The first SIGTERM/SIGINT lets the running scan go on for the grace period and claims
-    nothing new; a second one interrupts the scan at once. Either way the scan's own code
-    puts the job back in QUEUED, instead of RQ raising ``SystemExit`` through it.
-    """
-
-    #: Longest pause between attempts to reach a lost Redis (RQ's default is a minute).
-    max_connection_wait_time = MAX_REDIS_WAIT_S
-
-    def __init__(self, *args: Any, shutdown: Shutdown, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.shutdown = shutdown
-        self.jobs_done = 0
-
-    def request_stop(self, signum: int, frame: FrameType | None) -> None:
-        self.shutdown.request()
-        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
-
-    def request_force_stop(self, signum: int, frame: FrameType | None) -> None:
-        self.shutdown.force()
-        get_logger(worker=self.name).warning("shutdown_forced")
-
-    def unsubscribe(self) -> None:
-        """RQ's unsubscribe, with a bounded wait for its command listener thread.
-
-        The listener polls for a message every 60 s; once unsubscribed, it waits that long for
-        a subscription instead. RQ expects the listener's ``stop()`` only to flag it, but from
-        redis-py 8.2 ``stop()`` joins the thread, without a deadline unless given one: a
-        worker stopping at that moment would hang for up to a minute, past its grace, and be
-        killed before it removed its standby containers. The listener is a daemon thread; one
-        left waiting ends with the process.
-        """
-        listener = self.pubsub_thread
-        if listener is None:
-            return
-        self.pubsub.unsubscribe()
-        if "timeout" in inspect.signature(listener.stop).parameters:
-            listener.stop(timeout=LISTENER_STOP_S)
-        else:
-            listener.stop()
-            listener.join(timeout=LISTENER_STOP_S)
-        self.pubsub.close()
-
-    def execute_job(self, job: Job, queue: Queue) -> None:
-        super().execute_job(job, queue)
-        self.jobs_done += 1
 
 
 def run_worker_process(
