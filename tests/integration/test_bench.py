@@ -58,6 +58,8 @@ def test_bench_measures_both_sides_and_leaves_nothing_behind(
     assert results["footprint"]["python_start"]["count"] == 3
     assert results["footprint"]["python_start"]["p50_ms"] > 0
     assert results["settings"]["memory_limit_mb"] == 128
+    # Both sides through the benchmark's own egress proxy, as scans go by default.
+    assert results["settings"]["network"] == "egress"
     assert results["table"][0]["measure"] == "sequential latency p50 (ms)"
     assert "sequential latency p50 (ms)" in completed.stdout
     assert str(output) in completed.stdout

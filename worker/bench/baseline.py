@@ -1,8 +1,9 @@
 """The limit: the fetcher container's bare lifecycle through the low-level Docker SDK.
 
 create → start → wait → read stdout → remove, nothing else: no database, no queue, no
-validation. It runs the same image and command under the same limits as a scan does, so
-the difference from a scan is what scanbox adds.
+validation. It runs the same image and command under the same limits as a scan does, with
+an egress session of its own when scans have one, so the difference from a scan is what
+scanbox adds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import docker
 
+from worker.containers.egress import SESSION_MARGIN_MS, EgressSessions, with_proxy
 from worker.containers.spec import ContainerSpec, fetcher_host_options
 
 #: Label on the benchmark's own containers, so that a leftover one can be told apart.
@@ -29,7 +31,9 @@ MS = 1000.0
 
 @dataclass(frozen=True, kw_only=True)
 class BareRun:
-    """One bare container lifecycle and how long each step of it took (milliseconds)."""
+    """One bare container lifecycle and how long each step of it took (milliseconds); through
+    the egress proxy, ``create_ms`` includes opening the container's session and
+    ``remove_ms`` closing it, as a scan's runner does."""
 
     total_ms: float
     create_ms: float
@@ -42,9 +46,12 @@ class BareRun:
     startup_ms: float | None
 
 
-def host_config(api: docker.APIClient, spec: ContainerSpec) -> dict[str, Any]:
-    """The host configuration of a fetcher container: the limits a scan runs under."""
-    config: dict[str, Any] = api.create_host_config(**fetcher_host_options(spec))
+def host_config(
+    api: docker.APIClient, spec: ContainerSpec, *, binds: dict[str, dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The host configuration of a fetcher container: the limits a scan runs under (and the
+    egress session's directory, mounted as a scan's is)."""
+    config: dict[str, Any] = api.create_host_config(**fetcher_host_options(spec), binds=binds)
     return config
 
 
@@ -56,21 +63,34 @@ def bench_container(
     role: str,
     command: Sequence[str] | None = None,
     entrypoint: Sequence[str] | None = None,
+    egress: EgressSessions | None = None,
 ) -> Iterator[str]:
     """A fetcher container made as a scan's (image, user, limits), labelled with ``role``;
-    its id, and it is removed however the block ends."""
-    container: str = api.create_container(
-        spec.image,
-        entrypoint=None if entrypoint is None else list(entrypoint),
-        command=None if command is None else list(command),
-        user=spec.user,
-        labels={LABEL_BENCH: role},
-        host_config=host_config(api, spec),
-    )["Id"]
+    its id, and it is removed however the block ends.
+
+    With ``egress``, the container gets a session of its own, as a scan's does: mounted, its
+    options before ``command``, closed once the container is removed.
+    """
+    session = None
+    if egress is not None:
+        session = egress.open(label=f"bench-{role}", ttl_ms=spec.timeout_ms + SESSION_MARGIN_MS)
+        command = with_proxy(command or [], session)
     try:
-        yield container
+        container: str = api.create_container(
+            spec.image,
+            entrypoint=None if entrypoint is None else list(entrypoint),
+            command=None if command is None else list(command),
+            user=spec.user,
+            labels={LABEL_BENCH: role},
+            host_config=host_config(api, spec, binds=None if session is None else session.volumes),
+        )["Id"]
+        try:
+            yield container
+        finally:
+            api.remove_container(container, force=True)
     finally:
-        api.remove_container(container, force=True)
+        if session is not None and egress is not None:
+            egress.close(session)
 
 
 def startup_ms(stdout: bytes) -> float | None:
@@ -82,10 +102,17 @@ def startup_ms(stdout: bytes) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def bare_run(api: docker.APIClient, *, spec: ContainerSpec, command: Sequence[str]) -> BareRun:
-    """Run the fetcher once: create, start, wait, read stdout, remove."""
+def bare_run(
+    api: docker.APIClient,
+    *,
+    spec: ContainerSpec,
+    command: Sequence[str],
+    egress: EgressSessions | None = None,
+) -> BareRun:
+    """Run the fetcher once: (open its egress session,) create, start, wait, read stdout,
+    remove (, close the session)."""
     marks = [time.perf_counter()]
-    with bench_container(api, spec, role="baseline", command=command) as container:
+    with bench_container(api, spec, role="baseline", command=command, egress=egress) as container:
         marks.append(time.perf_counter())
         api.start(container)
         marks.append(time.perf_counter())
@@ -108,10 +135,15 @@ def bare_run(api: docker.APIClient, *, spec: ContainerSpec, command: Sequence[st
 
 
 def run_sequential(
-    api: docker.APIClient, *, spec: ContainerSpec, command: Sequence[str], count: int
+    api: docker.APIClient,
+    *,
+    spec: ContainerSpec,
+    command: Sequence[str],
+    count: int,
+    egress: EgressSessions | None = None,
 ) -> list[BareRun]:
     """``count`` bare runs, one after another."""
-    return [bare_run(api, spec=spec, command=command) for _ in range(count)]
+    return [bare_run(api, spec=spec, command=command, egress=egress) for _ in range(count)]
 
 
 def run_concurrent(
@@ -121,6 +153,7 @@ def run_concurrent(
     command: Sequence[str],
     count: int,
     concurrency: int,
+    egress: EgressSessions | None = None,
 ) -> tuple[list[BareRun], float]:
     """``count`` bare runs, ``concurrency`` at a time, each thread with its own client.
 
@@ -136,7 +169,7 @@ def run_concurrent(
             api = local.api = open_api()
             with lock:
                 clients.append(api)
-        return bare_run(api, spec=spec, command=command)
+        return bare_run(api, spec=spec, command=command, egress=egress)
 
     started = time.perf_counter()
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 import docker
 
 from worker.bench.baseline import bench_container
+from worker.containers.egress import EgressSessions
 from worker.containers.spec import ContainerSpec
 from worker.errors import BenchmarkFailed
 
@@ -81,9 +82,14 @@ def process_tree(pid: int) -> list[int]:
 
 
 def container_peak_mib(
-    api: docker.APIClient, *, spec: ContainerSpec, command: Sequence[str]
+    api: docker.APIClient,
+    *,
+    spec: ContainerSpec,
+    command: Sequence[str],
+    egress: EgressSessions | None = None,
 ) -> float:
-    """The peak memory (MiB) of one fetcher container fetching with ``command``."""
+    """The peak memory (MiB) of one fetcher container fetching with ``command`` (through an
+    egress session of its own with ``egress``)."""
     entrypoint = api.inspect_image(spec.image)["Config"]["Entrypoint"] or []
     hold = f'"$@"; exec sleep {HOLD_S}'
     with bench_container(
@@ -92,6 +98,7 @@ def container_peak_mib(
         role="footprint",
         entrypoint=["/bin/sh", "-c", hold, "sh", *entrypoint],
         command=command,
+        egress=egress,
     ) as container:
         api.start(container)
         deadline = time.monotonic() + REPORT_TIMEOUT_S

@@ -27,13 +27,18 @@ class BenchOptions:
     batch_size: int
 
 
-def bench_environment(*, database: Path, queue: str, redis_url: str) -> dict[str, str]:
-    """The settings the benchmark's worker processes run with, on top of the caller's."""
+def bench_environment(
+    *, database: Path, queue: str, redis_url: str, egress_dir: Path
+) -> dict[str, str]:
+    """The settings the benchmark's worker processes run with, on top of the caller's: the
+    fetchers go out through the benchmark's own egress proxy (``egress_dir``), as by
+    default."""
     return {
         "TURSO_CONNECTION_URL": f"file:{database}",
         "QUEUE_NAME": queue,
         "REDIS_URL": redis_url,
-        "FETCHER_NETWORK": "host",
+        "FETCHER_NETWORK": "egress",
+        "EGRESS_DIR": str(egress_dir),
         "FETCHER_ALLOW_NETWORKS": LOOPBACK,
         "FETCHER_ALLOWED_PORTS": "any",
         # Every scan of the benchmark goes to one host: the per-host rate limit, a policy and

@@ -2,8 +2,10 @@
 
 Everything it makes is its own: an SQLite file in a temporary directory, RQ queues named
 ``bench-<random>`` (emptied at the end), containers labelled ``org.scanbox.bench`` or run by
-its own workers. Fetchers share the host's network and may reach only 127.0.0.0/8, where the
-benchmark serves its page. The per-host rate limit is off for its workers.
+its own workers. Fetchers have no network of their own and go out through an egress proxy of
+the benchmark's own, as by default, which lets them reach only 127.0.0.0/8, where the
+benchmark serves its page; every bare container gets a session of that proxy too. The
+per-host rate limit is off for its workers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from redis import Redis
 from worker.app.clients import dispatcher, open_docker, open_redis
 from worker.app.containers import container_spec, fetcher_args
 from worker.app.database import open_database
+from worker.app.egress import egress_running, proxy_sessions
 from worker.bench import baseline, footprint, pipeline
 from worker.bench import results as shape
 from worker.bench.options import BenchOptions, bench_environment, bench_settings
@@ -56,7 +59,10 @@ def run_benchmark(
     workdir = Path(tempfile.mkdtemp(prefix="scanbox-bench-"))
     queue = f"bench-{secrets.token_hex(4)}"
     environment = bench_environment(
-        database=workdir / "bench.db", queue=queue, redis_url=settings.effective_redis_url
+        database=workdir / "bench.db",
+        queue=queue,
+        redis_url=settings.effective_redis_url,
+        egress_dir=workdir / "egress",
     )
     settings = bench_settings(settings, environment)
     client = open_docker()
@@ -68,7 +74,7 @@ def run_benchmark(
             raise ConfigurationError(
                 f"fetcher image {settings.fetcher_image!r} not found (run `scanbox image build`)"
             ) from error
-        with serve_page() as url:
+        with serve_page() as url, egress_running(settings):
             return _measure(
                 settings, options, url=url, environment=environment, workdir=workdir,
                 client=client, redis=redis, progress=progress,
@@ -100,6 +106,7 @@ def _measure(
 ) -> dict[str, Any]:
     load_at_start = os.getloadavg()[0]
     spec = container_spec(settings)
+    egress = proxy_sessions(settings)
     command = fetcher_args(settings).command(url)
     api = client.api
     count = options.count
@@ -113,7 +120,9 @@ def _measure(
     ) as group:
         try:
             group.wait_ready(redis, queue=settings.queue_name, count=options.workers)
-            baseline.run_sequential(api, spec=spec, command=command, count=WARMUP_RUNS)
+            baseline.run_sequential(
+                api, spec=spec, command=command, count=WARMUP_RUNS, egress=egress
+            )
             pipeline.scan_all_at_once(
                 db, dispatch, url=url, count=options.workers, timeout_s=SCAN_TIMEOUT_S
             )
@@ -121,7 +130,9 @@ def _measure(
             bare_runs: list[baseline.BareRun] = []
             scans: list[str] = []
             for _ in range(count):
-                bare_runs += baseline.run_sequential(api, spec=spec, command=command, count=1)
+                bare_runs += baseline.run_sequential(
+                    api, spec=spec, command=command, count=1, egress=egress
+                )
                 scans += pipeline.scan_one_at_a_time(
                     db, dispatch, url=url, count=1, timeout_s=SCAN_TIMEOUT_S
                 )
@@ -139,6 +150,7 @@ def _measure(
                     command=command,
                     count=share,
                     concurrency=options.concurrency,
+                    egress=egress,
                 )
                 bare_batch += runs
                 bare_wall_s += wall_s
@@ -170,7 +182,7 @@ def _measure(
         "worker_rss_max_mib": max(entry.rss_mib for entry in workers),
         "processes": [asdict(entry) for entry in memory],
         "container_peak_mib": max(
-            footprint.container_peak_mib(api, spec=spec, command=command)
+            footprint.container_peak_mib(api, spec=spec, command=command, egress=egress)
             for _ in range(FOOTPRINT_SAMPLES)
         ),
         "python_start": summarize(

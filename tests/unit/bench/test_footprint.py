@@ -30,13 +30,19 @@ def test_process_tree_lists_children() -> None:
         child.communicate(b"")
 
 
-def test_workers_reach_only_loopback_with_their_own_database_and_queue(tmp_path: Path) -> None:
+def test_workers_reach_only_loopback_through_their_own_proxy_database_and_queue(
+    tmp_path: Path,
+) -> None:
     env = bench_environment(
-        database=tmp_path / "bench.db", queue="bench-1234", redis_url="redis://127.0.0.1:1/0"
+        database=tmp_path / "bench.db",
+        queue="bench-1234",
+        redis_url="redis://127.0.0.1:1/0",
+        egress_dir=tmp_path / "egress",
     )
     settings = bench_settings(Settings(_env_file=None), env)
     assert settings.fetcher_allow_networks == (LOOPBACK,) == ("127.0.0.0/8",)
-    assert settings.fetcher_network == "host"
+    assert settings.fetcher_network == "egress"
+    assert settings.egress_dir == str(tmp_path / "egress")
     assert settings.queue_name == "bench-1234"
     assert settings.turso_connection_url == f"file:{tmp_path / 'bench.db'}"
     assert settings.effective_redis_url == "redis://127.0.0.1:1/0"
