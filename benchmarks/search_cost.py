@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPOSITORY))
 
 from statemachine.states import State  # noqa: E402
 from worker.store.database import Database  # noqa: E402
-from worker.store.models import JOBS, RESULTS  # noqa: E402
+from worker.store.models import JOBS, PEERS, RESULTS  # noqa: E402
 from worker.store.search import Position, ScanFilter, search_jobs  # noqa: E402
 
 #: Where the figures are written.
@@ -59,11 +59,16 @@ def _sha(index: int) -> str:
     return hashlib.sha256(str(index % 5000).encode()).hexdigest()
 
 
+def _peer(index: int) -> str:
+    """The address the final answer of job ``index`` came from: one per host."""
+    return f"10.0.{(index % HOSTS) // 256}.{(index % HOSTS) % 256}"
+
+
 def fill(db: Database, jobs: int) -> None:
     """``jobs`` jobs, one a second from ``START``, and the results of the completed ones."""
     db.create_schema()
     for first in range(0, jobs, BATCH):
-        rows, results = [], []
+        rows, results, peers = [], [], []
         for index in range(first, min(first + BATCH, jobs)):
             created = START + timedelta(seconds=index)
             completed = index % 5 != 0
@@ -106,13 +111,19 @@ def fill(db: Database, jobs: int) -> None:
                         "report": {},
                         "duration_ms": 500.0,
                         "not_modified": False,
-                        "peer_address": f"10.0.{(index % HOSTS) // 256}.{(index % HOSTS) % 256}",
+                        "peer_address": _peer(index),
                     }
                 )
+                # The final answer's address, and a subresource's that 1 scan in 200 shares.
+                peers += [
+                    {"peer_address": _peer(index), "job_id": job_id},
+                    {"peer_address": f"198.51.100.{index % 200}", "job_id": job_id},
+                ]
         with db.write() as connection:
             connection.execute(JOBS.insert(), rows)
             if results:
                 connection.execute(RESULTS.insert(), results)
+                connection.execute(PEERS.insert(), peers)
     with db.write() as connection:
         connection.exec_driver_sql("ANALYZE")
 
@@ -129,6 +140,7 @@ def searches(jobs: int) -> dict[str, ScanFilter]:
         "host": ScanFilter(host=_host(17)),
         "final_host": ScanFilter(final_host=_host(18)),
         "peer": ScanFilter(peer="10.0.0.17"),
+        "peer (a subresource's, shared)": ScanFilter(peer="198.51.100.17"),
         "sha256": ScanFilter(sha256=_sha(17)),
         "since (last hour)": ScanFilter(since=START + timedelta(seconds=jobs - 3600)),
         "verdict=malicious&host": ScanFilter(verdict="malicious", host=_host(7)),

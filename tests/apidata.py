@@ -25,10 +25,12 @@ def finish(
     verdict: Verdict = "benign",
     score: int = 0,
     reasons: tuple[Reason, ...] = (),
+    egress: tuple[dict[str, Any], ...] | None = None,
     **report: Any,
 ) -> None:
     """Claim ``job_id``, then record a run whose report has ``report``'s changes and the
-    given verdict, as a worker would (``worker.scan.record``)."""
+    given verdict, as a worker would (``worker.scan.record``); ``egress`` is the run's record
+    of its egress session's connections."""
     job = queries.get_job(db, job_id)
     now = utcnow()
     with db.write() as connection:
@@ -52,7 +54,7 @@ def finish(
         version=version,
     )
     stdout = json.dumps(make_report(requested_url=job.url, **report)).encode()
-    run = ContainerRun(container_id="c" * 64, stdout=stdout, duration_ms=42.0)
+    run = ContainerRun(container_id="c" * 64, stdout=stdout, duration_ms=42.0, egress=egress)
     analysing = to_analyzing(
         db, claim=claim, version=version, run=run, actor="test-worker", now=now
     )

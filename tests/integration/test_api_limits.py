@@ -130,6 +130,12 @@ def searchable(
             verdict="benign",
             body={"size": 1, "truncated": False, "sha256": SHA_B, "encoding": None},
             peer={"address": "127.0.0.10", "port": 9},
+            # Its session also reached a subresource's address, and was refused one.
+            egress=(
+                {"host": "127.0.0.10", "port": 9, "connected": "127.0.0.10", "decision": "allowed"},
+                {"host": "cdn.test", "port": 443, "connected": "192.0.2.7", "decision": "allowed"},
+                {"host": "lan.test", "port": 80, "connected": None, "decision": "refused"},
+            ),
         )
         finish(
             db,
@@ -138,6 +144,8 @@ def searchable(
             score=40,
             final_url="http://FINAL.test./y",
             body={"size": 1, "truncated": False, "sha256": SHA_A, "encoding": None},
+            # No final peer in its report; one connection of its session went to ::1.
+            egress=({"host": "x.test", "port": 9, "connected": "0:0:0:0:0:0:0:1"},),
         )
         finish(db, ids["b2"], verdict="benign")
         finish(db, ids["c1"], verdict="benign", peer={"address": "::1", "port": 9})
@@ -165,8 +173,10 @@ def _found(server: ApiServer, key: str, query: str) -> list[str]:
         ("host=[::1]", ["c1"]),
         ("final_host=final.test", ["b1", "a1"]),
         (f"sha256={SHA_A.upper()}", ["b1", "a1"]),
-        ("peer=::1", ["c1", "a1"]),
+        ("peer=::1", ["c1", "b1", "a1"]),
         ("peer=127.0.0.10", ["a2"]),
+        ("peer=192.0.2.7", ["a2"]),
+        ("peer=0:0:0:0:0:0:0:1&verdict=suspicious", ["b1"]),
         ("verdict=benign&host=127.0.0.10", ["a2"]),
         (f"sha256={SHA_A}&final_host=final.test&verdict=suspicious", ["b1"]),
         ("since=2000-01-01T00:00:00Z&state=queued", ["q1"]),

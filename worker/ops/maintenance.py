@@ -36,6 +36,7 @@ from worker.store.models import (
     AUDIT,
     DELIVERIES,
     JOBS,
+    PEERS,
     REQUESTS,
     RESULTS,
     RUNS,
@@ -106,6 +107,7 @@ def apply_retention(
         ids = list(connection.execute(old).scalars())
         if not ids:
             return 0
+        connection.execute(sa.delete(PEERS).where(PEERS.c.job_id.in_(ids)))
         results = connection.execute(sa.delete(RESULTS).where(RESULTS.c.job_id.in_(ids)))
         audit = connection.execute(sa.delete(AUDIT).where(AUDIT.c.job_id.in_(ids)))
         report.lineage_rows_deleted += sum(forget(connection, ids))

@@ -30,7 +30,12 @@ from worker.scan.conditional import Previous, remember, result_columns
 from worker.scan.leads import leads_of
 from worker.store.database import Database
 from worker.store.outbox import queue_webhooks
-from worker.store.results import insert_result, search_columns
+from worker.store.results import (
+    connected_addresses,
+    insert_peers,
+    insert_result,
+    search_columns,
+)
 from worker.submit.children import ChildScans, Spawned
 
 T = TypeVar("T")
@@ -149,17 +154,20 @@ def complete(
         )
         if moved is None:
             return None
-        result_id = insert_result(
+        values = result_values(
+            claim=claim,
+            run=run,
+            report=report,
+            judgement=judgement,
+            previous=previous,
+            now=now,
+            capture=capture,
+        )
+        result_id = insert_result(connection, values)
+        insert_peers(
             connection,
-            result_values(
-                claim=claim,
-                run=run,
-                report=report,
-                judgement=judgement,
-                previous=previous,
-                now=now,
-                capture=capture,
-            ),
+            job_id=claim.job_id,
+            addresses=connected_addresses(peer=values["peer_address"], egress=values["egress"]),
         )
         if keep_validators:
             remember(

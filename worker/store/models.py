@@ -1,5 +1,6 @@
-"""The worker's tables: results, URL validators, schedules and their ticks, run records, API
-keys, the trees of child scans, producers' requests and the webhook outbox.
+"""The worker's tables: results and the addresses each scan connected to, URL validators,
+schedules and their ticks, run records, API keys, the trees of child scans, producers'
+requests and the webhook outbox.
 
 The job and audit tables belong to the state machine (``statemachine.tables``) and are
 re-exported here with the rest, so that one import names every table scanbox has.
@@ -59,6 +60,18 @@ class ScanResult(SQLModel, table=True):
     #: A browser scan's artifacts (screenshot, DOM, HAR, favicon): name, media type, size and
     #: sha256 each, the key of its bytes in the artifact store (``ARTIFACT_DIR``).
     artifacts: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class ScanPeer(SQLModel, table=True):
+    """One address a completed scan connected to: the final answer's, and each connection
+    its egress session made (a browser's subresources too), for the search by peer."""
+
+    __tablename__ = "scan_peers"
+
+    #: Compressed, as ``worker.store.results.peer_address`` spells it; first in the key, so
+    #: that a search by address reads the key's index.
+    peer_address: str = Field(primary_key=True, max_length=64)
+    job_id: str = Field(primary_key=True, max_length=32)
 
 
 class UrlValidators(SQLModel, table=True):
@@ -281,6 +294,7 @@ class WebhookDelivery(SQLModel, table=True):
 
 #: Typed tables, for statements built by hand.
 RESULTS = table_of(ScanResult)
+PEERS = table_of(ScanPeer)
 VALIDATORS = table_of(UrlValidators)
 SCHEDULES = table_of(Schedule)
 TICKS = table_of(ScheduleTick)
@@ -298,6 +312,7 @@ __all__ = [
     "DELIVERIES",
     "JOBS",
     "LINEAGE",
+    "PEERS",
     "REQUESTS",
     "RESULTS",
     "RUNS",
@@ -310,6 +325,7 @@ __all__ = [
     "ScanChild",
     "ScanJob",
     "ScanLineage",
+    "ScanPeer",
     "ScanResult",
     "Schedule",
     "ScheduleTick",

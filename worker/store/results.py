@@ -1,14 +1,15 @@
-"""The ``scan_results`` table: writing a completed scan's result, and reading results back."""
+"""The ``scan_results`` table: writing a completed scan's result, and reading results back;
+``scan_peers``: the addresses each completed scan connected to."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from worker.store.models import RESULTS
+from worker.store.models import PEERS, RESULTS
 from worker.urls import url_host
 
 
@@ -37,3 +38,28 @@ def search_columns(*, final_url: str | None, peer: str | None) -> dict[str, str 
         "final_host": (url_host(final_url) or None) if final_url else None,
         "peer_address": peer_address(peer) if peer else None,
     }
+
+
+#: Most addresses kept per scan (a browser's page may reach many hosts).
+MAX_PEERS = 256
+
+
+def connected_addresses(
+    *, peer: str | None, egress: Iterable[Mapping[str, Any]] | None
+) -> list[str]:
+    """The distinct addresses a scan connected to, compressed, in the order first met: the
+    final answer's ``peer``, then the address of each connection of its egress record that
+    reached one (a refused one reached none). At most :data:`MAX_PEERS`."""
+    found = [peer] if peer else []
+    for connection in egress or ():
+        address = connection.get("connected")
+        if isinstance(address, str) and address:
+            found.append(address)
+    return list(dict.fromkeys(peer_address(address) for address in found))[:MAX_PEERS]
+
+
+def insert_peers(connection: Connection, *, job_id: str, addresses: Iterable[str]) -> None:
+    """Store the addresses a completed scan connected to (in its COMPLETED transaction)."""
+    rows = [{"peer_address": address, "job_id": job_id} for address in addresses]
+    if rows:
+        connection.execute(PEERS.insert(), rows)

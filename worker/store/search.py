@@ -9,13 +9,13 @@ neither repeat nor shift a page. Every filter has an index to match (revision ``
 - ``state``: ``ix_scan_jobs_state_created``; ``host``: ``ix_scan_jobs_host_created``;
   ``verdict``: ``ix_scan_jobs_verdict_created_id`` (the job carries its result's verdict, so a
   page of the commonest verdict reads 50 index entries, not every match)
-- ``final_host``, ``peer``, ``sha256``: ``ix_scan_results_final_host``,
-  ``ix_scan_results_peer_address``, ``ix_scan_results_sha256``; their matches are few, and
-  sorted after they are found
+- ``final_host``, ``sha256``: ``ix_scan_results_final_host``, ``ix_scan_results_sha256``;
+  ``peer``: the key of ``scan_peers`` (revision ``0008``), which starts with the address;
+  their matches are few, and sorted after they are found
 
 A filter by result joins ``scan_results``; without one, a page reads jobs only and then the
-results of its jobs by ``job_id``. ``peer`` matches the address the final answer came from (the
-result's ``peer_address``); a table of every connection a scan made extends the same filter.
+results of its jobs by ``job_id``. ``peer`` matches any address the scan connected to: the
+final answer's, and every connection of its egress session (a browser's subresources too).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlmodel import col, select
 
 from statemachine.states import State
 from worker.store.database import Database
-from worker.store.models import JOBS, RESULTS, ScanJob, ScanResult
+from worker.store.models import JOBS, PEERS, RESULTS, ScanJob, ScanResult
 
 #: Most jobs one page may hold.
 MAX_PAGE = 200
@@ -45,7 +45,8 @@ class ScanFilter:
     host: str | None = None
     #: The final URL's host (after redirects), spelled the same way.
     final_host: str | None = None
-    #: An address the scan connected to, compressed (``worker.store.results.peer_address``).
+    #: An address the scan connected to, compressed (``worker.store.results.peer_address``):
+    #: the final answer's or that of any connection of its egress session.
     peer: str | None = None
     #: The SHA-256 of the body, 64 lower-case hex digits.
     sha256: str | None = None
@@ -54,7 +55,7 @@ class ScanFilter:
 
     def by_result(self) -> bool:
         """Whether a filter reads the result table."""
-        return any(value is not None for value in (self.final_host, self.peer, self.sha256))
+        return any(value is not None for value in (self.final_host, self.sha256))
 
     def as_dict(self) -> dict[str, str | None]:
         """The filter as strings, for binding a cursor to its search."""
@@ -100,7 +101,8 @@ def _conditions(filters: ScanFilter) -> list[Any]:
     if filters.final_host is not None:
         conditions.append(RESULTS.c.final_host == filters.final_host)
     if filters.peer is not None:
-        conditions.append(RESULTS.c.peer_address == filters.peer)
+        peers = sa.select(PEERS.c.job_id).where(PEERS.c.peer_address == filters.peer)
+        conditions.append(JOBS.c.id.in_(peers))
     if filters.sha256 is not None:
         conditions.append(RESULTS.c.sha256 == filters.sha256)
     return conditions

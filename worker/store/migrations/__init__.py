@@ -52,7 +52,7 @@ from __future__ import annotations
 from pathlib import Path
 
 #: Every revision in ``versions/``, oldest first (known without loading Alembic).
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 #: The revision this code needs: the newest.
 HEAD = REVISIONS[-1]
 #: The first revision: the schema of every database made before migrations.
