@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from worker.app.egress import egress_config, proxy_environment
 from worker.containers.egress import MOUNT, Connections, OpenSession, with_proxy
 from worker.containers.runner import ContainerRun, in_session
 from worker.errors import ContainerCrashed, EgressUnreachable
@@ -81,3 +82,24 @@ def test_an_egress_directory_whose_sockets_would_not_fit_is_refused() -> None:
         Settings(_env_file=None, egress_dir="/" + "d" * 80)
     with pytest.raises(ValueError, match="EGRESS_DIR"):
         Settings(_env_file=None, egress_dir="relative/dir")
+
+
+def test_a_proxy_started_for_settings_built_in_code_is_given_those_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EGRESS_DIR", "/tmp/from-the-environment")
+    monkeypatch.setenv("FETCHER_ALLOWED_PORTS", "443")
+    settings = Settings(
+        _env_file=None,
+        egress_dir="/tmp/sbx-bench-1/egress",
+        fetcher_allow_networks=("127.0.0.0/8", "::1/128"),
+        fetcher_allowed_ports="any",
+        egress_session_connections=7,
+    )
+    environment = proxy_environment(settings)
+    assert environment["EGRESS_DIR"] == "/tmp/sbx-bench-1/egress"
+    assert environment["FETCHER_ALLOWED_PORTS"] == "any"
+    # Read back the way the started proxy reads it, the same configuration.
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert egress_config(Settings(_env_file=None)) == egress_config(settings)

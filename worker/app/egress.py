@@ -47,6 +47,21 @@ def egress_config(settings: Settings) -> EgressConfig:
     )
 
 
+def proxy_environment(settings: Settings) -> dict[str, str]:
+    """The environment of a proxy started for ``settings``: this process's, with every setting
+    the proxy reads taken from ``settings`` (which a caller may have built in code), so that
+    it serves the directory and applies the rules its clients were given."""
+    return os.environ | {
+        "EGRESS_DIR": settings.egress_dir,
+        "FETCHER_ALLOW_NETWORKS": ",".join(settings.fetcher_allow_networks),
+        "FETCHER_ALLOWED_PORTS": settings.fetcher_allowed_ports,
+        "EGRESS_SESSION_CONNECTIONS": str(settings.egress_session_connections),
+        "EGRESS_SESSION_BYTES": str(settings.egress_session_bytes),
+        "LOG_FORMAT": settings.log_format,
+        "LOG_LEVEL": settings.log_level,
+    }
+
+
 def egress_client(settings: Settings) -> EgressClient:
     """A client of the proxy's control socket under ``EGRESS_DIR``."""
     return EgressClient(control_socket=egress_config(settings).control_socket)
@@ -101,7 +116,7 @@ def egress_running(settings: Settings) -> Iterator[None]:
     log = get_logger()
     process = subprocess.Popen(
         [sys.executable, "-m", "worker", "egress", "--parent", str(os.getpid())],
-        env=os.environ.copy(),
+        env=proxy_environment(settings),
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
