@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -191,6 +193,24 @@ def test_scan_prints_one_scan_and_stores_nothing(
         )
         == []
     )
+
+
+def test_scan_starts_a_quiet_proxy_of_its_own_when_none_answers(scan_env: dict[str, str]) -> None:
+    egress_dir = Path(tempfile.mkdtemp(prefix="sbx-scan-", dir="/tmp")) / "egress"
+    env = {**scan_env, "EGRESS_DIR": str(egress_dir), "REDIS_URL": "redis://127.0.0.1:1/0"}
+    try:
+        with serve() as site:
+            site.page("/", b"<title>own proxy</title>")
+            done = _scan(env, site.url("/"), "--json")
+        assert done.returncode == 0, done.stderr
+        found = json.loads(done.stdout)
+        assert found["state"] == "COMPLETED", found
+        assert [c["decision"] for c in found["result"]["egress"]] == ["allowed"]
+        # The proxy it started said nothing on the terminal, and is gone with it.
+        assert done.stderr == ""
+        assert not (egress_dir / "control.sock").exists()
+    finally:
+        shutil.rmtree(egress_dir.parent, ignore_errors=True)
 
 
 def test_scan_in_browser_mode_captures_and_keeps_artifacts_only_where_asked(

@@ -103,3 +103,9 @@ def test_a_proxy_started_for_settings_built_in_code_is_given_those_settings(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert egress_config(Settings(_env_file=None)) == egress_config(settings)
+
+
+def test_a_quiet_proxy_logs_warnings_only() -> None:
+    settings = Settings(_env_file=None, log_level="debug")
+    assert proxy_environment(settings)["LOG_LEVEL"] == "debug"
+    assert proxy_environment(settings, quiet=True)["LOG_LEVEL"] == "warning"

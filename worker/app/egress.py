@@ -47,10 +47,11 @@ def egress_config(settings: Settings) -> EgressConfig:
     )
 
 
-def proxy_environment(settings: Settings) -> dict[str, str]:
+def proxy_environment(settings: Settings, *, quiet: bool = False) -> dict[str, str]:
     """The environment of a proxy started for ``settings``: this process's, with every setting
     the proxy reads taken from ``settings`` (which a caller may have built in code), so that
-    it serves the directory and applies the rules its clients were given."""
+    it serves the directory and applies the rules its clients were given. ``quiet``: it logs
+    warnings and errors only (for a command a person reads, not a worker's log)."""
     return os.environ | {
         "EGRESS_DIR": settings.egress_dir,
         "FETCHER_ALLOW_NETWORKS": ",".join(settings.fetcher_allow_networks),
@@ -58,7 +59,7 @@ def proxy_environment(settings: Settings) -> dict[str, str]:
         "EGRESS_SESSION_CONNECTIONS": str(settings.egress_session_connections),
         "EGRESS_SESSION_BYTES": str(settings.egress_session_bytes),
         "LOG_FORMAT": settings.log_format,
-        "LOG_LEVEL": settings.log_level,
+        "LOG_LEVEL": "warning" if quiet else settings.log_level,
     }
 
 
@@ -98,13 +99,14 @@ def proxy_sessions(settings: Settings) -> ProxySessions | None:
 
 
 @contextmanager
-def egress_running(settings: Settings) -> Iterator[None]:
+def egress_running(settings: Settings, *, quiet: bool = False) -> Iterator[None]:
     """Make sure an egress proxy answers for the block, starting ``scanbox egress`` if none does.
 
     A proxy started here is stopped (SIGTERM: it closes its sessions) when the block ends, and
     stops by itself if this process dies first. It runs in a session of its own, so that a
     Ctrl-C meant for the workers' graceful stop does not cut their scans' way out first.
-    Nothing is started unless ``FETCHER_NETWORK=egress``.
+    Nothing is started unless ``FETCHER_NETWORK=egress``. ``quiet``: the proxy started here
+    logs warnings and errors only (``scanbox scan``, ``scanbox bench``).
     """
     if settings.fetcher_network != EGRESS_NETWORK:
         yield
@@ -116,13 +118,14 @@ def egress_running(settings: Settings) -> Iterator[None]:
     log = get_logger()
     process = subprocess.Popen(
         [sys.executable, "-m", "worker", "egress", "--parent", str(os.getpid())],
-        env=proxy_environment(settings),
+        env=proxy_environment(settings, quiet=quiet),
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
         _wait_until_answering(client, process)
-        log.info("egress_started", pid=process.pid, directory=settings.egress_dir)
+        if not quiet:
+            log.info("egress_started", pid=process.pid, directory=settings.egress_dir)
         yield
     finally:
         _stop(process)

@@ -136,7 +136,11 @@ def run_browser_benchmark(
     client = docker.from_env(timeout=120)
     spec = browser_spec(settings)
     try:
-        with serve_routes(ROUTES) as url, egress_running(settings), contextlib.ExitStack() as stack:
+        with (
+            serve_routes(ROUTES) as url,
+            egress_running(settings, quiet=True),
+            contextlib.ExitStack() as stack,
+        ):
             mode = BrowserMode(
                 runner=DockerRunner(client=client, spec=spec, egress=proxy_sessions(settings)),
                 limits=spec.limits,

@@ -74,7 +74,7 @@ def run_benchmark(
             raise ConfigurationError(
                 f"fetcher image {settings.fetcher_image!r} not found (run `scanbox image build`)"
             ) from error
-        with serve_page() as url, egress_running(settings):
+        with serve_page() as url, egress_running(settings, quiet=True):
             return _measure(
                 settings, options, url=url, environment=environment, workdir=workdir,
                 client=client, redis=redis, progress=progress,

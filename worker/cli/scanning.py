@@ -79,7 +79,7 @@ def scan(
                     fail(
                         "browser scans go out only through the egress proxy: FETCHER_NETWORK=egress"
                     )
-            with egress_running(settings):
+            with egress_running(settings, quiet=True):
                 outcome = scan_once(
                     url,
                     runner=DockerRunner(client=client, spec=spec, egress=proxy_sessions(settings)),
