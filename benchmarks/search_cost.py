@@ -6,9 +6,9 @@ Fills a new SQLite database (and with ``--postgresql`` a PostgreSQL cluster of i
 Debian's packages) with ``--jobs`` jobs over 1,000 hosts, 80% of them COMPLETED with a result
 (90% benign, 9% suspicious, 1% malicious; a tenth redirected to another host; each body hash
 shared by about 16 results; each completed scan connected to its host's address and to one of
-200 subresource addresses, in ``scan_peers``), runs ``ANALYZE``, then times ``worker.store.search.search_jobs``
-(the page's id query, then its jobs and results) for the first page of 50 and for page 20,
-and prints each id query's plan (``EXPLAIN QUERY PLAN`` / ``EXPLAIN``). Figures go to
+200 subresource addresses, in ``scan_peers``), runs ``ANALYZE``, then times
+``worker.store.search.search_jobs`` (the page's id query, then its jobs and results) for the
+first page of 50 and for page 20, and prints each id query's plan (``EXPLAIN QUERY PLAN`` / ``EXPLAIN``). Figures go to
 ``benchmarks/search-cost.json`` and a table to stdout.
 """
 
