@@ -8,8 +8,8 @@ Debian's packages) with ``--jobs`` jobs over 1,000 hosts, 80% of them COMPLETED 
 shared by about 16 results; each completed scan connected to its host's address and to one of
 200 subresource addresses, in ``scan_peers``), runs ``ANALYZE``, then times
 ``worker.store.search.search_jobs`` (the page's id query, then its jobs and results) for the
-first page of 50 and for page 20, and prints each id query's plan (``EXPLAIN QUERY PLAN`` / ``EXPLAIN``). Figures go to
-``benchmarks/search-cost.json`` and a table to stdout.
+first page of 50 and for page 20, and prints each id query's plan (``EXPLAIN QUERY PLAN`` /
+``EXPLAIN``). Figures go to ``benchmarks/search-cost.json`` and a table to stdout.
 """
 
 from __future__ import annotations
