@@ -95,6 +95,7 @@ def test_a_proxy_started_for_settings_built_in_code_is_given_those_settings(
         fetcher_allow_networks=("127.0.0.0/8", "::1/128"),
         fetcher_allowed_ports="any",
         egress_session_connections=7,
+        egress_session_bytes=4096,
     )
     environment = proxy_environment(settings)
     assert environment["EGRESS_DIR"] == "/tmp/sbx-bench-1/egress"

@@ -11,7 +11,7 @@ import docker
 
 from worker.app.clients import open_docker
 from worker.app.egress import proxy_sessions
-from worker.containers.egress import NO_NETWORK
+from worker.containers.egress import NO_NETWORK, EgressSessions
 from worker.containers.pooled import URL_STDIN, PooledRunner
 from worker.containers.runner import DockerRunner, Runner
 from worker.containers.spec import ContainerSpec
@@ -82,22 +82,14 @@ def browser_mode(
     )
     if not settings.browser_standby_containers:
         return mode
-    pool = StandbyPool(
-        client=open_docker(),
-        spec=spec,
-        command=[*mode.options(), URL_STDIN],
+    warm = _pooled(
+        spec,
+        mode.options(),
         worker_id=worker_id,
-        host=socket.gethostname(),
         size=settings.browser_standby_containers,
         warm=True,
-        egress=sessions,
-    )
-    pool.open()
-    warm = PooledRunner(
-        client=docker_client,
-        spec=spec,
-        pool=pool,
-        options=mode.options(),
+        sessions=sessions,
+        docker_client=docker_client,
         fallback=cold,
         until_end=True,
     )
@@ -123,16 +115,48 @@ def build_runner(
     plain = DockerRunner(client=docker_client, spec=spec, egress=sessions)
     if settings.container_runner == "docker":
         return plain
-    options = fetcher_args(settings).options()
+    return _pooled(
+        spec,
+        fetcher_args(settings).options(),
+        worker_id=worker_id,
+        size=settings.standby_containers,
+        warm=settings.standby_warm,
+        sessions=sessions,
+        docker_client=docker_client,
+        fallback=plain,
+    )
+
+
+def _pooled(
+    spec: ContainerSpec,
+    options: list[str],
+    *,
+    worker_id: str,
+    size: int,
+    warm: bool,
+    sessions: EgressSessions | None,
+    docker_client: docker.DockerClient,
+    fallback: Runner,
+    until_end: bool = False,
+) -> PooledRunner:
+    """A runner on a standby pool of ``size`` containers made with ``options``, filling at
+    once on a Docker client of its own; ``fallback`` runs what the pool can't."""
     pool = StandbyPool(
         client=open_docker(),
         spec=spec,
         command=[*options, URL_STDIN],
         worker_id=worker_id,
         host=socket.gethostname(),
-        size=settings.standby_containers,
-        warm=settings.standby_warm,
+        size=size,
+        warm=warm,
         egress=sessions,
     )
     pool.open()
-    return PooledRunner(client=docker_client, spec=spec, pool=pool, options=options, fallback=plain)
+    return PooledRunner(
+        client=docker_client,
+        spec=spec,
+        pool=pool,
+        options=options,
+        fallback=fallback,
+        until_end=until_end,
+    )

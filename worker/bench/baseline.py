@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,26 +71,23 @@ def bench_container(
     With ``egress``, the container gets a session of its own, as a scan's does: mounted, its
     options before ``command``, closed once the container is removed.
     """
-    session = None
-    if egress is not None:
-        session = egress.open(label=f"bench-{role}", ttl_ms=spec.timeout_ms + SESSION_MARGIN_MS)
-        command = with_proxy(command or [], session)
-    try:
+    with ExitStack() as stack:
+        binds = None
+        if egress is not None:
+            ttl_ms = spec.timeout_ms + SESSION_MARGIN_MS
+            session = egress.open(label=f"bench-{role}", ttl_ms=ttl_ms)
+            stack.callback(egress.close, session)
+            command, binds = with_proxy(command or [], session), session.volumes
         container: str = api.create_container(
             spec.image,
             entrypoint=None if entrypoint is None else list(entrypoint),
             command=None if command is None else list(command),
             user=spec.user,
             labels={LABEL_BENCH: role},
-            host_config=host_config(api, spec, binds=None if session is None else session.volumes),
+            host_config=host_config(api, spec, binds=binds),
         )["Id"]
-        try:
-            yield container
-        finally:
-            api.remove_container(container, force=True)
-    finally:
-        if session is not None and egress is not None:
-            egress.close(session)
+        stack.callback(api.remove_container, container, force=True)
+        yield container
 
 
 def startup_ms(stdout: bytes) -> float | None:

@@ -26,7 +26,7 @@ from worker.egress.protocol import (
     session_message,
 )
 from worker.egress.records import SessionRecord
-from worker.egress.streams import close_stream, ends_quietly, stop_listening
+from worker.egress.streams import close_stream, serve_unix, stop_listening
 
 #: Mode of the control socket: the proxy's own user only.
 CONTROL_MODE = 0o600
@@ -54,8 +54,8 @@ class ControlServer:
     async def start(self) -> None:
         """Listen on the control socket, mode 0600."""
         path = self._config.control_socket
-        self._server = await asyncio.start_unix_server(
-            ends_quietly(self._serve), path=str(path), limit=self._config.max_control_line_bytes
+        self._server = await serve_unix(
+            self._serve, path=str(path), limit=self._config.max_control_line_bytes
         )
         os.chmod(path, CONTROL_MODE)
 

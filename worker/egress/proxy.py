@@ -37,7 +37,7 @@ from worker.egress.errors import EgressError, EgressRefused
 from worker.egress.protocol import PROXY_FAILED, SESSION_LIMIT, UNKNOWN_SESSION, Session
 from worker.egress.records import SessionRecord
 from worker.egress.session import SESSION_CLOSED, SESSION_DEADLINE, LiveSession
-from worker.egress.streams import Opener, ends_quietly, open_upstream, stop_listening
+from worker.egress.streams import Opener, open_upstream, serve_unix, stop_listening
 from worker.logs import get_logger
 
 #: Modes of the egress directory, a session's directory and a session's socket.
@@ -167,8 +167,8 @@ class EgressProxy:
             max_bytes=self.config.session_max_bytes,
         )
         try:
-            session.server = await asyncio.start_unix_server(
-                ends_quietly(partial(self._serve, session)),
+            session.server = await serve_unix(
+                partial(self._serve, session),
                 path=str(socket_path),
                 limit=self.config.max_header_bytes,
             )

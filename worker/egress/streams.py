@@ -5,9 +5,9 @@ pairs, and servers that stop cleanly.
 accepted in the loop turn before the close fails to attach to the closed server, and its
 socket is left open until garbage collection. Accepting is paused first, the connections
 already accepted are given their turn to attach, and only then is the server closed.
-:func:`ends_quietly` works around another: Python 3.11's stream server logs a client task
-that was cancelled (the proxy stopping, a session closing) as an error, "Exception in
-callback".
+:func:`serve_unix` works around another: Python 3.11's stream server logs a client task that
+was cancelled (the proxy stopping, a session closing) as an error, "Exception in callback";
+the proxy's servers all start there, and a cancelled client ends quietly.
 """
 
 from __future__ import annotations
@@ -34,15 +34,16 @@ Opener = Callable[[IPAddress, int, float], Awaitable[Stream]]
 ClientHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-def ends_quietly(handler: ClientHandler) -> ClientHandler:
-    """``handler`` for ``asyncio.start_unix_server``, ending without an error when cancelled:
-    only the proxy cancels a client's task, to end it, and it has then done so."""
+async def serve_unix(handler: ClientHandler, *, path: str, limit: int) -> asyncio.Server:
+    """A stream server on the Unix socket ``path`` that runs ``handler`` for each client; a
+    client's task ends without an error when cancelled: only the proxy cancels one, to end
+    it, and it has then done so."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await handler(reader, writer)
 
-    return serve
+    return await asyncio.start_unix_server(serve, path=path, limit=limit)
 
 
 async def open_upstream(address: IPAddress, port: int, timeout_s: float) -> Stream:

@@ -24,7 +24,6 @@ class ScanResult(SQLModel, table=True):
     __table_args__ = (
         # The searches by result (``worker.store.search``).
         sa.Index("ix_scan_results_final_host", "final_host"),
-        sa.Index("ix_scan_results_peer_address", "peer_address"),
         sa.Index("ix_scan_results_sha256", "sha256"),
     )
 
@@ -52,7 +51,8 @@ class ScanResult(SQLModel, table=True):
     previous_result_id: int | None = None
     #: The host of ``final_url`` as ``worker.urls.url_host`` spells it, for searches.
     final_host: str | None = None
-    #: The address the final answer came from (``report.peer``), in its compressed form.
+    #: The address the final answer came from (``report.peer``), in its compressed form (the
+    #: search by peer reads ``scan_peers``, which lists it with the scan's other addresses).
     peer_address: str | None = Field(default=None, max_length=64)
     #: What each connection of the scan's egress session did, as the proxy recorded it
     #: (``None``: the fetcher had a network of its own).
@@ -71,7 +71,8 @@ class ScanPeer(SQLModel, table=True):
     #: Compressed, as ``worker.store.results.peer_address`` spells it; first in the key, so
     #: that a search by address reads the key's index.
     peer_address: str = Field(primary_key=True, max_length=64)
-    job_id: str = Field(primary_key=True, max_length=32)
+    #: Indexed for retention, which deletes a job's rows by its id.
+    job_id: str = Field(primary_key=True, index=True, max_length=32)
 
 
 class UrlValidators(SQLModel, table=True):

@@ -8,10 +8,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from worker.egress.streams import ends_quietly
+from worker.egress.streams import serve_unix
 
 
-async def _cancel_a_client(path: Path, *, quiet: bool) -> list[dict[str, Any]]:
+async def _cancel_a_client(path: Path) -> list[dict[str, Any]]:
     loop = asyncio.get_running_loop()
     reported: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: reported.append(context))
@@ -29,9 +29,7 @@ async def _cancel_a_client(path: Path, *, quiet: bool) -> list[dict[str, Any]]:
             writer.close()
             await writer.wait_closed()
 
-    server = await asyncio.start_unix_server(
-        ends_quietly(handler) if quiet else handler, path=str(path)
-    )
+    server = await serve_unix(handler, path=str(path), limit=2**16)
     _, writer = await asyncio.open_unix_connection(str(path))
     await asyncio.wait_for(started.wait(), 5)
     tasks[0].cancel()
@@ -45,4 +43,4 @@ async def _cancel_a_client(path: Path, *, quiet: bool) -> list[dict[str, Any]]:
 
 
 def test_a_cancelled_client_task_is_not_reported_as_an_error(tmp_path: Path) -> None:
-    assert asyncio.run(_cancel_a_client(tmp_path / "quiet.sock", quiet=True)) == []
+    assert asyncio.run(_cancel_a_client(tmp_path / "quiet.sock")) == []

@@ -5,10 +5,11 @@ Revises: 0007
 Create Date: 2026-12-04
 
 One new table, ``scan_peers`` (``peer_address``, ``job_id``; its key starts with the
-address): the address the final answer came from and that of every connection of the scan's
-egress session, a browser's subresources included. It is filled here from the results stored
-before it (their ``peer_address`` and ``egress`` record), at most 256 addresses a scan, as
-new results are.
+address, and ``job_id`` has an index of its own for retention): the address the final answer
+came from and that of every connection of the scan's egress session, a browser's subresources
+included. It is filled here from the results stored before it (their ``peer_address`` and
+``egress`` record), at most 256 addresses a scan, as new results are. The search by peer reads
+it, so ``ix_scan_results_peer_address`` (revision ``0002``) is dropped.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ def upgrade() -> None:
         sa.Column("job_id", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("peer_address", "job_id"),
     )
+    with op.batch_alter_table("scan_peers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_scan_peers_job_id"), ["job_id"], unique=False)
+    with op.batch_alter_table("scan_results", schema=None) as batch_op:
+        batch_op.drop_index("ix_scan_results_peer_address")
     connection = op.get_bind()
     for rows in _batches(connection):
         peers = {
@@ -95,4 +100,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("scan_results", schema=None) as batch_op:
+        batch_op.create_index("ix_scan_results_peer_address", ["peer_address"], unique=False)
     op.drop_table("scan_peers")
