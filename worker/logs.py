@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+from collections.abc import Callable
 
 import structlog
 
@@ -80,3 +82,13 @@ def get_logger(**context: object) -> structlog.typing.FilteringBoundLogger:
     """A logger carrying ``context`` on every line."""
     logger: structlog.typing.FilteringBoundLogger = structlog.get_logger("scanbox")
     return logger.bind(**context)
+
+
+def log_soon(log: Callable[..., object], event: str, **fields: object) -> None:
+    """Write a log line from a signal handler, on a thread of its own.
+
+    A handler runs between two steps of the main thread, which may be in the middle of a log
+    line of its own, holding the write lock of structlog's logger (not reentrant): logging in
+    the handler itself would wait for that lock forever.
+    """
+    threading.Thread(target=log, args=(event,), kwargs=fields, daemon=True, name="log").start()

@@ -11,7 +11,7 @@ from rq import Queue
 from rq.job import Job
 
 from worker.app.drain import BudgetedWorker
-from worker.logs import get_logger
+from worker.logs import get_logger, log_soon
 from worker.scan.shutdown import Shutdown
 
 #: Longest RQ waits between attempts to reach a lost Redis.
@@ -44,7 +44,7 @@ class ScanWorker(BudgetedWorker):
 
     def request_force_stop(self, signum: int, frame: FrameType | None) -> None:
         self.shutdown.force()
-        get_logger(worker=self.name).warning("shutdown_forced")
+        log_soon(get_logger(worker=self.name).warning, "shutdown_forced")
 
     def unsubscribe(self) -> None:
         """RQ's unsubscribe, with a bounded wait for its command listener thread.

@@ -22,7 +22,7 @@ from worker.app.clients import dispatcher, new_process_id, open_docker, open_red
 from worker.app.database import open_database
 from worker.app.services import build_reaper, start_run_record
 from worker.clock import utcnow
-from worker.logs import configure_logging, get_logger
+from worker.logs import configure_logging, get_logger, log_soon
 from worker.ops.maintenance import ContainerSweep, Maintenance
 from worker.queue.dispatch import queue_names
 from worker.schedule.scheduler import Scheduler
@@ -128,7 +128,7 @@ def run_scheduler_process(settings: Settings, *, stop: threading.Event | None = 
     )
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        get_logger(replica=replica).info("scheduler_stopping", signal=signum)
+        log_soon(get_logger(replica=replica).info, "scheduler_stopping", signal=signum)
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
