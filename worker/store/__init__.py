@@ -4,7 +4,9 @@
   transactions, retried while the database is locked; :mod:`worker.store.libsql`: the libSQL
   dialect behind it
 - :mod:`worker.store.models`: every table, with its typed handle (the job and audit tables are
-  ``statemachine.tables``)
+  ``statemachine.tables``); the results, peers, validators, run records and trees of child
+  scans defined there, the schedules' tables in :mod:`worker.store.schedule_tables`, the
+  producers' (API keys, requests, webhook outbox) in :mod:`worker.store.producer_tables`
 - :mod:`worker.store.jobs`: the due job a worker claims or puts back to sleep;
   :mod:`worker.store.results`: result rows; :mod:`worker.store.validators`: a URL's ETag and
   Last-Modified; :mod:`worker.store.queries`: reads for people and programs

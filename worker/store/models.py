@@ -1,9 +1,10 @@
 """The worker's tables: results and the addresses each scan connected to, URL validators,
-schedules and their ticks, run records, API keys, the trees of child scans, producers'
-requests and the webhook outbox.
+run records and the trees of child scans.
 
-The job and audit tables belong to the state machine (``statemachine.tables``) and are
-re-exported here with the rest, so that one import names every table scanbox has.
+The job and audit tables belong to the state machine (``statemachine.tables``), the
+schedules' to :mod:`worker.store.schedule_tables`, the producers' to
+:mod:`worker.store.producer_tables`; all are re-exported here, so that one import names every
+table scanbox has.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from statemachine.tables import AUDIT, JOBS, AuditLog, ScanJob, UTCDateTime, table_of, timestamp
+from worker.store.producer_tables import (
+    API_KEYS,
+    DELIVERIES,
+    REQUESTS,
+    ApiKey,
+    SubmitRequest,
+    WebhookDelivery,
+)
+from worker.store.schedule_tables import SCHEDULES, TICKS, Schedule, ScheduleTick
 
 
 class ScanResult(SQLModel, table=True):
@@ -90,57 +100,6 @@ class UrlValidators(SQLModel, table=True):
     updated_at: datetime = timestamp(nullable=False)
 
 
-class Schedule(SQLModel, table=True):
-    """A URL scanned again and again on a cron expression (UTC), read by ``scanbox scheduler``."""
-
-    __tablename__ = "schedules"
-
-    id: str = Field(primary_key=True, max_length=32)
-    url: str
-    #: Five fields (minute resolution) or six (a sixth field of seconds), always in UTC.
-    cron: str
-    #: Inactive schedules are kept but never fire.
-    active: bool = True
-    #: Queue priority of the scans this schedule submits.
-    priority: str = Field(default="normal", max_length=8)
-    created_at: datetime = timestamp(nullable=False)
-    updated_at: datetime = timestamp(nullable=False)
-    #: The tick of the latest scan this schedule submitted, and that scan's job.
-    last_run_at: datetime | None = timestamp()
-    last_job_id: str | None = Field(default=None, max_length=32)
-    #: The next tick the schedulers will fire (informational: ticks follow ``cron``).
-    next_run_at: datetime | None = timestamp()
-    #: Ticks skipped because the previous scan was not finished yet.
-    skipped_ticks: int = 0
-    #: Why the schedulers skip this schedule (an invalid cron expression), until it is fixed.
-    error: str | None = None
-    #: Scans in a row that ended FAILED, TIMED_OUT or DISCARDED; a COMPLETED one resets it.
-    consecutive_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    #: The latest scan counted in ``consecutive_failures`` (each is counted once).
-    counted_job_id: str | None = Field(default=None, max_length=32)
-    #: When the schedule was paused for failing ``SCHEDULE_MAX_FAILURES`` times in a row (it
-    #: is then inactive), and why; ``schedule enable`` clears both.
-    paused_at: datetime | None = timestamp()
-    pause_reason: str | None = None
-    #: How its scans are made: ``http`` or ``browser``.
-    mode: str = Field(default="http", max_length=8, sa_column_kwargs={"server_default": "http"})
-
-
-class ScheduleTick(SQLModel, table=True):
-    """One tick of one schedule, fired once across every scheduler replica (the primary key)."""
-
-    __tablename__ = "schedule_ticks"
-
-    schedule_id: str = Field(primary_key=True, max_length=32)
-    tick_at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
-    #: ``submitted`` (``job_id`` is the scan) or ``skipped`` (the previous scan was running).
-    outcome: str = Field(max_length=16)
-    job_id: str | None = Field(default=None, max_length=32)
-    #: The scheduler replica that fired the tick.
-    replica: str
-    created_at: datetime = timestamp(nullable=False)
-
-
 class RunRecord(SQLModel, table=True):
     """One run of a worker process, a scheduler or maintenance: what it did, and when."""
 
@@ -171,23 +130,6 @@ class RunRecord(SQLModel, table=True):
     #: A drain's limit: the most jobs the run's group may process (``--max-jobs``).
     job_limit: int | None = None
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-
-
-class ApiKey(SQLModel, table=True):
-    """A key the HTTP API accepts: its name, its scope, and a hash of it (never the key)."""
-
-    __tablename__ = "api_keys"
-
-    #: A short public id, also the key's visible prefix (``sbx_<id>_…``).
-    id: str = Field(primary_key=True, max_length=16)
-    name: str = Field(max_length=200)
-    #: ``read``, ``submit`` (and read) or ``admin`` (everything).
-    scope: str = Field(max_length=16)
-    #: SHA-256 of the whole key, hex; what a request's key is looked up by.
-    key_hash: str = Field(unique=True, max_length=64)
-    created_at: datetime = timestamp(nullable=False)
-    #: When ``scanbox apikey revoke`` revoked it; a revoked key is refused.
-    revoked_at: datetime | None = timestamp()
 
 
 class ScanLineage(SQLModel, table=True):
@@ -233,78 +175,13 @@ class ScanChild(SQLModel, table=True):
     created_at: datetime = timestamp(nullable=False)
 
 
-class SubmitRequest(SQLModel, table=True):
-    """What a producer asked for with one submission: its request id, where to call back.
-
-    A row is written, with the job it made or was folded into, for a submission that names a
-    request id (a stream entry always does: its own id, if not the producer's) or a callback
-    URL; a plain submission writes none. Several requests may share one job (deduplication).
-    """
-
-    __tablename__ = "submit_requests"
-
-    id: int | None = Field(default=None, primary_key=True)
-    #: The idempotency key: a request id seen before returns its job and stores nothing new.
-    request_id: str | None = Field(default=None, unique=True, max_length=200)
-    job_id: str = Field(foreign_key="scan_jobs.id", index=True, max_length=32)
-    #: Where the job's terminal state is POSTed (the submission's own, or ``WEBHOOK_URL``).
-    callback_url: str | None = None
-    #: The stream entry this request came from (``scanbox:submit``), if it did.
-    entry_id: str | None = Field(default=None, max_length=40)
-    created_at: datetime = timestamp(nullable=False)
-
-
-class WebhookDelivery(SQLModel, table=True):
-    """One webhook to deliver: written with the job's terminal move, then sent until done.
-
-    ``id`` is the Standard Webhooks message id (``webhook-id``): the same on every attempt, so
-    a receiver can drop repeats. ``body`` is fixed when the row is written.
-    """
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (sa.Index("ix_webhook_deliveries_status_due", "status", "next_attempt_at"),)
-
-    id: str = Field(primary_key=True, max_length=40)
-    job_id: str = Field(foreign_key="scan_jobs.id", index=True, max_length=32)
-    #: The request this delivery answers (``submit_requests.request_id``), if it had one.
-    request_id: str | None = Field(default=None, max_length=200)
-    url: str
-    #: The event type, ``scan.completed``, ``scan.failed``, ...
-    event: str = Field(max_length=32)
-    #: The JSON body, exactly as it is signed and sent.
-    body: str = Field(sa_column=Column(sa.Text(), nullable=False))
-    #: ``pending`` (to be sent at ``next_attempt_at``), ``delivered`` or ``failed``.
-    status: str = Field(default="pending", max_length=16)
-    #: Attempts started so far; a claim counts one.
-    attempts: int = 0
-    #: When it may be tried next; a claimed delivery's is its lease (it is tried again then
-    #: if the deliverer died).
-    next_attempt_at: datetime = timestamp(nullable=False)
-    created_at: datetime = timestamp(nullable=False)
-    last_attempt_at: datetime | None = timestamp()
-    delivered_at: datetime | None = timestamp()
-    #: The receiver's HTTP status on the last attempt (``None``: no answer).
-    last_status: int | None = None
-    #: Why the last attempt did not deliver, in scanbox's words.
-    last_error: str | None = None
-    #: The start of the receiver's last answer, made printable and cut short.
-    last_response: str | None = None
-    #: The address the egress proxy connected the last attempt to.
-    last_peer: str | None = Field(default=None, max_length=64)
-
-
 #: Typed tables, for statements built by hand.
 RESULTS = table_of(ScanResult)
 PEERS = table_of(ScanPeer)
 VALIDATORS = table_of(UrlValidators)
-SCHEDULES = table_of(Schedule)
-TICKS = table_of(ScheduleTick)
 RUNS = table_of(RunRecord)
-API_KEYS = table_of(ApiKey)
 LINEAGE = table_of(ScanLineage)
 CHILDREN = table_of(ScanChild)
-REQUESTS = table_of(SubmitRequest)
-DELIVERIES = table_of(WebhookDelivery)
 
 __all__ = [
     "API_KEYS",
