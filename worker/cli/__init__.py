@@ -1,7 +1,8 @@
 """The ``scanbox`` command line: one module per group of commands.
 
-- :mod:`worker.cli.jobs`: ``submit``, ``wait``, ``status``, ``list``, ``show``
-  (:mod:`worker.cli.submitting` and :mod:`worker.cli.submit_lines` do the submitting)
+- :mod:`worker.cli.jobs`: ``submit``, ``wait`` (:mod:`worker.cli.submitting` and
+  :mod:`worker.cli.submit_lines` do the submitting); :mod:`worker.cli.lookup`: ``status``,
+  ``list``, ``show``
 - :mod:`worker.cli.scanning`: ``scan`` (one scan now, nothing stored)
 - :mod:`worker.cli.artifacts`: ``artifact`` (a browser scan's screenshot, DOM, HAR, favicon)
 - :mod:`worker.cli.producers`: ``intake``, ``webhooks list|retry``
@@ -29,6 +30,7 @@ from worker.cli import (
     egress,
     images,
     jobs,
+    lookup,
     producers,
     scanning,
     schedules,
@@ -46,6 +48,7 @@ __all__ = [
     "egress",
     "images",
     "jobs",
+    "lookup",
     "main",
     "producers",
     "scanning",
