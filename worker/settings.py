@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,37 +15,9 @@ from fetcher.addresses import parse_network
 from fetcher.ports import parse_port_policy
 from worker.errors import ConfigurationError
 from worker.queue.ratelimit import parse_overrides
+from worker.queue.redis_url import check_redis_url
 from worker.urls import validate_url
 from worker.webhooks.signing import parse_secret
-
-#: URL schemes Redis clients connect with: plain TCP, TLS, a Unix socket.
-REDIS_SCHEMES = ("redis", "rediss", "unix")
-
-
-def check_redis_url(url: str) -> None:
-    """Raise ``ValueError`` (never quoting the URL, which may hold a password) unless ``url`` is
-    one a Redis client can use: ``redis://[:PASSWORD@]HOST[:PORT][/DB]``, ``rediss://`` for TLS,
-    or ``unix:///PATH[?db=DB]``."""
-    parts = urlsplit(url)
-    if parts.scheme not in REDIS_SCHEMES:
-        raise ValueError(
-            "not a Redis URL: use redis://HOST:PORT/DB, rediss://HOST:PORT/DB (TLS) or unix:///PATH"
-        )
-    try:
-        parts.port  # noqa: B018 (parsing the port is the check)
-    except ValueError:
-        raise ValueError("the port of the Redis URL is not a number from 1 to 65535") from None
-    if parts.scheme == "unix":
-        if not parts.path:
-            raise ValueError("a unix:// Redis URL needs the socket's path")
-        database = dict(parse_qsl(parts.query)).get("db", "0")
-    else:
-        if not parts.hostname:
-            raise ValueError("the Redis URL has no host")
-        database = parts.path.lstrip("/") or "0"
-    if not database.isdigit():
-        raise ValueError("the database of the Redis URL is not a number (redis://HOST:PORT/0)")
-
 
 #: The fewest pids a container may have under gVisor: its sandbox's own host threads count
 #: against the limit (below about 40 it can't even start).
@@ -359,29 +330,6 @@ class Settings(BaseSettings):
                 "CONTAINER_RUNTIME=runsc: gVisor's own threads count against it"
             )
         return self
-
-    def sandbox_weakenings(self) -> list[str]:
-        """Settings that are valid but weaken the fetchers' sandbox, each with what it costs."""
-        found = []
-        if self.container_user.split(":", 1)[0].strip() in ("0", "root"):
-            found.append("CONTAINER_USER runs fetchers as root")
-        if self.fetcher_network == "host":
-            found.append("FETCHER_NETWORK=host shares the host's network with every page")
-        elif self.fetcher_network not in (EGRESS_NETWORK, "none"):
-            found.append(
-                f"FETCHER_NETWORK={self.fetcher_network} gives fetchers a network of their own, "
-                "guarded only by the fetcher's own checks (egress: only through the proxy)"
-            )
-        if any(
-            ipaddress.ip_network(network, strict=False).prefixlen == 0
-            for network in self.fetcher_allow_networks
-        ):
-            found.append("FETCHER_ALLOW_NETWORKS allows every address, private ones included")
-        if self.container_runtime in ("", "runc"):
-            found.append(
-                "no runtime isolation (CONTAINER_RUNTIME=runsc runs fetchers under gVisor)"
-            )
-        return found
 
     @property
     def deployment(self) -> str:

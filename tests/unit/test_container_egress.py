@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from worker.app.egress import egress_config, proxy_environment
+from worker.app.sandbox import sandbox_weakenings
 from worker.containers.egress import MOUNT, Connections, OpenSession, with_proxy
 from worker.containers.runner import ContainerRun, in_session
 from worker.errors import ContainerCrashed, EgressUnreachable
@@ -72,8 +73,8 @@ def test_a_failed_run_still_closes_its_session_and_keeps_its_own_error() -> None
 
 
 def test_fetchers_with_a_network_of_their_own_are_a_weakening_and_egress_is_not() -> None:
-    assert not any("FETCHER_NETWORK" in w for w in Settings(_env_file=None).sandbox_weakenings())
-    weakened = Settings(_env_file=None, fetcher_network="bridge").sandbox_weakenings()
+    assert not any("FETCHER_NETWORK" in w for w in sandbox_weakenings(Settings(_env_file=None)))
+    weakened = sandbox_weakenings(Settings(_env_file=None, fetcher_network="bridge"))
     assert any("FETCHER_NETWORK=bridge" in w for w in weakened)
 
 

@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from fetcher.options import PROG, parse_invocation
+from worker.app.sandbox import sandbox_weakenings
 from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,10 +102,10 @@ def test_a_bad_redis_url_is_refused_without_quoting_its_password(
 
 
 def test_the_defaults_weaken_nothing_but_the_runtime() -> None:
-    assert Settings(_env_file=None).sandbox_weakenings() == [
+    assert sandbox_weakenings(Settings(_env_file=None)) == [
         "no runtime isolation (CONTAINER_RUNTIME=runsc runs fetchers under gVisor)"
     ]
-    assert Settings(_env_file=None, container_runtime="runsc").sandbox_weakenings() == []
+    assert sandbox_weakenings(Settings(_env_file=None, container_runtime="runsc")) == []
 
 
 @pytest.mark.parametrize(
@@ -122,7 +123,7 @@ def test_settings_that_weaken_the_sandbox_are_named(
 ) -> None:
     monkeypatch.setenv("CONTAINER_RUNTIME", "runsc")
     monkeypatch.setenv(name, value)
-    [weakening] = Settings(_env_file=None).sandbox_weakenings()
+    [weakening] = sandbox_weakenings(Settings(_env_file=None))
     assert said in weakening
 
 

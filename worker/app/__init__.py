@@ -7,5 +7,6 @@
 - :mod:`worker.app.workers`: ``scanbox worker``'s processes, each an RQ worker
   (:mod:`worker.app.rq_worker`)
 - :mod:`worker.app.drain`: ``--max-jobs``, a budget shared by those processes
+- :mod:`worker.app.sandbox`: the settings that weaken the fetchers' sandbox, said at start
 - :mod:`worker.app.scheduler_process`: ``scanbox scheduler``'s process and its maintenance
 """

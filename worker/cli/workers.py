@@ -32,6 +32,7 @@ def worker(
     """
     from worker.app.callbacks import default_callback
     from worker.app.database import open_database
+    from worker.app.sandbox import sandbox_weakenings
     from worker.app.workers import WorkerOptions, run_workers
     from worker.cli import views
     from worker.logs import configure_logging, get_logger
@@ -44,7 +45,7 @@ def worker(
         db.create_schema()
         db.dispose()
         default_callback(settings)
-        weakened = settings.sandbox_weakenings()
+        weakened = sandbox_weakenings(settings)
         if weakened:
             # One line, in the log's own format (JSON by default), like every line on stderr.
             configure_logging(fmt=settings.log_format, level=settings.log_level)
