@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fetcher.deadline import Deadline
+from fetcher.errors import TlsFailed
 from fetcher.resolution import PinnedAddress
 from fetcher.tls import TlsSession
 
@@ -48,6 +49,21 @@ def open_socket(*, family: int, sockaddr: tuple[Any, ...], timeout: float) -> so
         sock.close()
         raise
     return sock
+
+
+def verifying_context(ca_file: str | None, *, url: str) -> ssl.SSLContext:
+    """A TLS context that verifies certificates (against ``ca_file`` too, if given) and
+    offers HTTP/1.1, as :mod:`http.client` does for its own; raises TlsFailed."""
+    import ssl  # noqa: PLC0415 (plain http never loads it; fetcher/__init__.py)
+
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as error:
+            raise TlsFailed(f"cannot load the CA file: {error}", url=url) from None
+    return context
 
 
 class PinnedConnection:

@@ -19,28 +19,25 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urljoin
 
-from fetcher.connection import PinnedConnection, SocketOpener, open_socket
+from fetcher.connection import PinnedConnection, SocketOpener, open_socket, verifying_context
 from fetcher.deadline import Deadline
 from fetcher.errors import (
     BadUrl,
     FetchError,
     RedirectLimit,
-    TlsFailed,
 )
 from fetcher.failures import failure_for, is_transport_failure
 from fetcher.options import FetchOptions
 from fetcher.outcome import FetchOutcome, Redirect, ResponseFacts
 from fetcher.request import request_head, request_headers
 from fetcher.resolution import (
-    PinnedAddress,
+    Hop,
     Resolver,
-    is_ip_address,
-    numeric_resolver,
-    resolve_checked,
+    check_hop,
     system_resolver,
 )
 from fetcher.startup import process_age
-from fetcher.urls import Target, parse_target
+from fetcher.urls import Target
 
 if TYPE_CHECKING:
     import http.client
@@ -94,17 +91,10 @@ def fetch(
     return run.run(url)
 
 
-class _Hop(NamedTuple):
-    """A URL that passed every check, with the addresses its connection is pinned to."""
-
-    target: Target
-    addresses: tuple[PinnedAddress, ...]
-
-
 class _Exchange(NamedTuple):
     """A request sent and a response whose headers have arrived, body still unread."""
 
-    hop: _Hop
+    hop: Hop
     connection: PinnedConnection
     response: http.client.HTTPResponse
     connect_ms: float | None
@@ -188,23 +178,17 @@ class _FetchRun:
             else:
                 hop = step
 
-    def _prepare(self, url: str) -> _Hop:
-        """Check ``url`` and resolve its host once; raises BadUrl, Blocked, DnsFailed, TimedOut.
-
-        Through the egress proxy only an IP address is checked here, without a lookup.
-        """
-        target = parse_target(url, allowed_ports=self._options.allowed_ports)
-        if self._tunnel is not None and not is_ip_address(target.host):
-            return _Hop(target=target, addresses=())
-        addresses = resolve_checked(
-            target,
-            resolver=self._resolver if self._tunnel is None else numeric_resolver,
+    def _prepare(self, url: str) -> Hop:
+        return check_hop(
+            url,
+            allowed_ports=self._options.allowed_ports,
             allowed_networks=self._options.allowed_networks,
+            resolver=self._resolver,
+            through_proxy=self._tunnel is not None,
             deadline=self._deadline,
         )
-        return _Hop(target=target, addresses=addresses)
 
-    def _decide(self, exchange: _Exchange) -> _Hop | _Retry | None:
+    def _decide(self, exchange: _Exchange) -> Hop | _Retry | None:
         """Follow a redirect, schedule a retry, or read the body of the final response."""
         from fetcher.retry import RETRYABLE_STATUSES, retry_delay  # noqa: PLC0415 (module doc)
 
@@ -224,7 +208,7 @@ class _FetchRun:
         self._finish(exchange)
         return None
 
-    def _redirect(self, exchange: _Exchange, location: str) -> _Hop:
+    def _redirect(self, exchange: _Exchange, location: str) -> Hop:
         url = exchange.hop.target.url
         self._redirects.append(
             Redirect(url=url, status_code=exchange.response.status, location=location)
@@ -244,7 +228,7 @@ class _FetchRun:
             self._finish(exchange)
             raise
 
-    def _exchange(self, hop: _Hop) -> _Exchange:
+    def _exchange(self, hop: Hop) -> _Exchange:
         """Connect to the pinned addresses, send the request and read the response headers."""
         connection = self._connection(hop)
         self._attempts += 1
@@ -271,7 +255,7 @@ class _FetchRun:
             ttfb_ms=ttfb_ms,
         )
 
-    def _connection(self, hop: _Hop) -> PinnedConnection:
+    def _connection(self, hop: Hop) -> PinnedConnection:
         target = hop.target
         return PinnedConnection(
             host=target.host,
@@ -288,19 +272,9 @@ class _FetchRun:
         )
 
     def _https_context(self, target: Target) -> ssl.SSLContext:
-        """Build the verifying TLS context once per fetch, and only if a hop uses https."""
-        import ssl  # noqa: PLC0415 (plain http never loads it; module doc)
-
+        """The verifying TLS context, made once per fetch and only if a hop uses https."""
         if self._tls_context is None:
-            context = ssl.create_default_context()
-            # As http.client does for its own contexts: offer HTTP/1.1, the only protocol spoken.
-            context.set_alpn_protocols(["http/1.1"])
-            if self._options.ca_file is not None:
-                try:
-                    context.load_verify_locations(cafile=self._options.ca_file)
-                except (OSError, ssl.SSLError) as error:
-                    raise TlsFailed(f"cannot load the CA file: {error}", url=target.url) from None
-            self._tls_context = context
+            self._tls_context = verifying_context(self._options.ca_file, url=target.url)
         return self._tls_context
 
     def _finish(self, exchange: _Exchange) -> None:

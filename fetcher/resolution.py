@@ -15,7 +15,8 @@ from typing import Any, NamedTuple, Protocol
 from fetcher.addresses import IPAddress, IPNetwork, classify
 from fetcher.deadline import Deadline
 from fetcher.errors import Blocked, DnsFailed, TimedOut
-from fetcher.urls import Target
+from fetcher.ports import PortPolicy
+from fetcher.urls import Target, parse_target
 
 #: What a resolver returns per address: family, type, protocol, canonical name, socket address.
 AddressInfo = tuple[int, int, int, str, tuple[Any, ...]]
@@ -47,6 +48,39 @@ class PinnedAddress(NamedTuple):
     family: int
     address: IPAddress
     sockaddr: tuple[Any, ...]
+
+
+class Hop(NamedTuple):
+    """A URL that passed every check, with the addresses its connection is pinned to."""
+
+    target: Target
+    #: Empty through the egress proxy for a name: the proxy resolves and checks it.
+    addresses: tuple[PinnedAddress, ...]
+
+
+def check_hop(
+    url: str,
+    *,
+    allowed_ports: PortPolicy,
+    allowed_networks: Iterable[IPNetwork],
+    resolver: Resolver,
+    through_proxy: bool,
+    deadline: Deadline,
+) -> Hop:
+    """Check ``url`` and resolve its host once; raises BadUrl, Blocked, DnsFailed, TimedOut.
+
+    ``through_proxy``: only an IP address is checked here, without a lookup.
+    """
+    target = parse_target(url, allowed_ports=allowed_ports)
+    if through_proxy and not is_ip_address(target.host):
+        return Hop(target=target, addresses=())
+    addresses = resolve_checked(
+        target,
+        resolver=numeric_resolver if through_proxy else resolver,
+        allowed_networks=allowed_networks,
+        deadline=deadline,
+    )
+    return Hop(target=target, addresses=addresses)
 
 
 def resolve_checked(
