@@ -114,5 +114,7 @@ def settings_from(env: dict[str, str]) -> Settings:
 def scanbox_containers(client: docker.DockerClient, job_ids: list[str]) -> list[str]:
     """Names of scanbox containers, running or not, that belong to ``job_ids``."""
     wanted = set(job_ids)
-    containers = client.containers.list(all=True, filters={"label": LABEL_MANAGED})
+    containers = client.containers.list(
+        all=True, filters={"label": LABEL_MANAGED}, ignore_removed=True
+    )
     return [c.name or "" for c in containers if c.labels.get(LABEL_JOB) in wanted]

@@ -65,7 +65,10 @@ def test_bench_measures_both_sides_and_leaves_nothing_behind(
     assert str(output) in completed.stdout
     # Its containers are gone, its queues are empty, and it wrote nothing in the directory
     # it ran in but the figures.
-    assert docker_client.containers.list(all=True, filters={"label": LABEL_BENCH}) == []
+    assert (
+        docker_client.containers.list(all=True, filters={"label": LABEL_BENCH}, ignore_removed=True)
+        == []
+    )
     try:
         assert [key for key in redis.scan_iter("rq:queue:bench-*")] == []
         assert set(redis.scan_iter("rq:job:*")) - jobs_before == set()
@@ -93,6 +96,8 @@ def test_the_browser_bench_measures_bare_cold_and_warm_and_leaves_nothing_behind
     assert 0 < figures["peak_memory_mib"] < figures["limits"]["memory_limit_mb"]
     assert figures["artifact_bytes_p50"] > 0
     assert "browser scan p50, cold (ms)" in completed.stdout
-    managed = docker_client.containers.list(all=True, filters={"label": "org.scanbox.managed"})
+    managed = docker_client.containers.list(
+        all=True, filters={"label": "org.scanbox.managed"}, ignore_removed=True
+    )
     assert [c.name for c in managed if c.name.startswith("scanbox-")] == []
     assert sorted(path.name for path in tmp_path.iterdir()) == ["browser.json"]

@@ -232,7 +232,9 @@ def test_a_warm_browser_container_captures_as_a_cold_one_does(
     assert result.egress
     assert {c["decision"] for c in result.egress} == {"allowed"}
     # The pool's spare container went with its worker.
-    managed = docker_client.containers.list(all=True, filters={"label": "org.scanbox.managed"})
+    managed = docker_client.containers.list(
+        all=True, filters={"label": "org.scanbox.managed"}, ignore_removed=True
+    )
     assert [c.name for c in managed if "browser" in (c.image.tags or [""])[0]] == []
 
 

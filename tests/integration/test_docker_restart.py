@@ -137,7 +137,9 @@ def test_jobs_survive_a_docker_daemon_restart(
     # (one the engine made while its answer was lost in the restart among them).
     client = docker.from_env()
     left = client.containers.list(
-        all=True, filters={"label": f"{LABEL_DEPLOYMENT}={settings.deployment}"}
+        all=True,
+        filters={"label": f"{LABEL_DEPLOYMENT}={settings.deployment}"},
+        ignore_removed=True,
     )
     client.close()
     assert [container.name for container in left] == []

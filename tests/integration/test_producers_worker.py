@@ -189,7 +189,7 @@ def test_scan_prints_one_scan_and_stores_nothing(
     assert not database.exists()
     assert (
         docker_client.containers.list(
-            all=True, filters={"label": f"{LABEL_DEPLOYMENT}={deployment}"}
+            all=True, filters={"label": f"{LABEL_DEPLOYMENT}={deployment}"}, ignore_removed=True
         )
         == []
     )

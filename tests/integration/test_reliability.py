@@ -94,7 +94,9 @@ def _no_containers(client: docker.DockerClient, job_ids: list[str]) -> bool | No
 
 
 def _running_container(client: docker.DockerClient, job_id: str) -> bool | None:
-    containers = client.containers.list(filters={"label": f"{LABEL_JOB}={job_id}"})
+    containers = client.containers.list(
+        filters={"label": f"{LABEL_JOB}={job_id}"}, ignore_removed=True
+    )
     return True if containers else None
 
 
@@ -406,7 +408,7 @@ def test_the_reaper_touches_only_its_own_deployment(
             text=True,
         ).stdout
         assert created[0].name in out
-        remaining = {c.id for c in docker_client.containers.list(all=True)}
+        remaining = {c.id for c in docker_client.containers.list(all=True, ignore_removed=True)}
         assert created[0].id not in remaining
         assert created[1].id in remaining
         assert unlabelled.id in remaining

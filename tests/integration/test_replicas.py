@@ -202,7 +202,7 @@ def _fetchers(
     labels = [f"{LABEL_DEPLOYMENT}={deployment}"]
     if host is not None:
         labels.append(f"{LABEL_HOST}={host}")
-    return list(client.containers.list(all=True, filters={"label": labels}))
+    return list(client.containers.list(all=True, filters={"label": labels}, ignore_removed=True))
 
 
 def _hostname(replica: Container) -> str:

@@ -39,7 +39,7 @@ def _standby(client: docker.DockerClient, scan_env: dict[str, str]) -> list[Cont
     """The standby containers of the test's own deployment, running or not."""
     deployment = settings_from(scan_env).deployment
     labels = [LABEL_STANDBY, f"{LABEL_DEPLOYMENT}={deployment}"]
-    return list(client.containers.list(all=True, filters={"label": labels}))
+    return list(client.containers.list(all=True, filters={"label": labels}, ignore_removed=True))
 
 
 def standby_containers(client: docker.DockerClient, scan_env: dict[str, str]) -> list[str]:

@@ -158,7 +158,9 @@ class StandbyPool:
         """
         own = [f"{LABEL_WORKER}={self.worker_id}", f"{LABEL_STANDBY}=true"]
         try:
-            leftovers = self.client.containers.list(all=True, filters={"label": own})
+            leftovers = self.client.containers.list(
+                all=True, filters={"label": own}, ignore_removed=True
+            )
         except ENGINE_ERRORS as error:
             self._log.warning("standby_sweep_failed", error=str(error))
             return

@@ -118,7 +118,9 @@ class Reaper:
         if host is not None:
             labels.append(f"{LABEL_HOST}={host}")
         try:
-            containers = self.docker_client.containers.list(all=True, filters={"label": labels})
+            containers = self.docker_client.containers.list(
+                all=True, filters={"label": labels}, ignore_removed=True
+            )
         except (docker.errors.APIError, requests.exceptions.RequestException) as error:
             get_logger().warning("reaper_docker_unavailable", error=str(error))
             return []

@@ -106,7 +106,7 @@ class SystemCollector(Collector):
             return
         try:
             running = self.docker_client.containers.list(
-                filters={"label": LABEL_MANAGED, "status": "running"}
+                filters={"label": LABEL_MANAGED, "status": "running"}, ignore_removed=True
             )
             yield GaugeMetricFamily(
                 "scanbox_containers_running",

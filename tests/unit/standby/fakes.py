@@ -109,9 +109,16 @@ class FakeContainers:
         self.api.calls.append(("create", container_id))
         return _Created(id=container_id)
 
-    def list(self, *, all: bool, filters: dict[str, list[str]]) -> list[_Created]:
-        """The containers not removed yet whose labels match every ``key=value`` filter."""
+    def list(
+        self, *, all: bool, filters: dict[str, list[str]], ignore_removed: bool = False
+    ) -> list[_Created]:
+        """The containers not removed yet whose labels match every ``key=value`` filter.
+
+        The engine lists, then inspects each container; one removed in between fails the
+        whole call unless the caller asks to pass it over.
+        """
         assert all
+        assert ignore_removed
 
         def matches(container: FakeContainer) -> bool:
             labels = container.options["labels"]

@@ -40,7 +40,12 @@ class Seen:
 class Containers:
     seen: list[Seen]
 
-    def list(self, *, all: bool, filters: dict[str, list[str]]) -> list[Seen]:
+    def list(
+        self, *, all: bool, filters: dict[str, list[str]], ignore_removed: bool = False
+    ) -> list[Seen]:
+        # A container removed between the engine's list and its inspection must not fail
+        # the reaper's whole pass.
+        assert ignore_removed
         return [container for container in self.seen if not container.removed]
 
 
