@@ -85,19 +85,12 @@ class Reaper:
         requeued: list[str] = []
         discarded: list[str] = []
         for row in rows:
-            claim = Claim(
-                job_id=row.job_id,
-                url=row.url,
-                attempt=row.attempts,
-                max_attempts=row.max_attempts,
-                priority=row.priority,
-                version=row.version,
-            )
+            job = row.job
             settlement = settle(
                 WorkerLost(f"worker {row.worker_id} stopped renewing its lease"),
-                claim=claim,
+                claim=Claim.of(job, attempt=job.attempts, version=job.version),
                 source=State(row.state),
-                version=row.version,
+                version=job.version,
                 db=self.db,
                 dispatcher=self.dispatcher,
                 policy=self.outcomes,
@@ -105,9 +98,9 @@ class Reaper:
                 now=now,
             )
             if settlement.state is State.QUEUED:
-                requeued.append(row.job_id)
+                requeued.append(job.job_id)
             elif settlement.state is State.DISCARDED:
-                discarded.append(row.job_id)
+                discarded.append(job.job_id)
         return requeued, discarded
 
     def reap_containers(self, *, host: str | None = None) -> list[str]:

@@ -12,7 +12,7 @@ from statemachine.tables import BROWSER_MODE
 from statemachine.transitions import transition
 from worker.containers.spec import Limits
 from worker.store.database import Database
-from worker.store.jobs import due_job
+from worker.store.jobs import DueJob, due_job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +27,19 @@ class Claim:
     version: int
     #: ``http`` (the fetcher) or ``browser``.
     mode: str = "http"
+
+    @classmethod
+    def of(cls, job: DueJob, *, attempt: int, version: int) -> Claim:
+        """The claim on ``job``'s attempt number ``attempt``, its row at ``version``."""
+        return cls(
+            job_id=job.job_id,
+            url=job.url,
+            attempt=attempt,
+            max_attempts=job.max_attempts,
+            priority=job.priority,
+            version=version,
+            mode=job.mode,
+        )
 
 
 def claim_job(
@@ -80,14 +93,6 @@ def claim_job(
         )
         if version is None:
             return None
-        return Claim(
-            job_id=job_id,
-            url=row.url,
-            attempt=attempt,
-            max_attempts=row.max_attempts,
-            priority=row.priority,
-            version=version,
-            mode=row.mode,
-        )
+        return Claim.of(row, attempt=attempt, version=version)
 
     return db.run_write(claim)

@@ -19,7 +19,8 @@ from worker.store.models import JOBS
 
 
 class DueJob(NamedTuple):
-    """A QUEUED job whose next attempt may start now."""
+    """A job's columns that an attempt of it runs with: a QUEUED job that is due, or (in a
+    ``LeasedJob``) one whose running attempt lost its worker."""
 
     job_id: str
     url: str
@@ -35,19 +36,13 @@ class DueJob(NamedTuple):
 class LeasedJob(NamedTuple):
     """A job in a running state whose lease has passed: its worker is gone."""
 
-    job_id: str
-    url: str
-    version: int
-    attempts: int
-    max_attempts: int
-    priority: str
-    mode: str
+    job: DueJob
     state: str
     worker_id: str | None
 
 
-#: The columns ``DueJob`` and ``LeasedJob`` have besides the id, read in one place.
-_ATTEMPT_COLUMNS = ("url", "version", "attempts", "max_attempts", "priority", "mode")
+#: The columns of a ``DueJob`` besides the id, read in one place.
+_ATTEMPT_COLUMNS = DueJob._fields[1:]
 
 
 def due_job(connection: Connection, job_id: str, *, now: datetime) -> DueJob | None:
@@ -88,4 +83,4 @@ def expired_leases(
             .where(JOBS.c.state.in_(states), JOBS.c.lease_expires_at < now)
             .limit(limit)
         ).all()
-    return [LeasedJob(*row) for row in rows]
+    return [LeasedJob(DueJob(*row[:-2]), state=row.state, worker_id=row.worker_id) for row in rows]
