@@ -17,12 +17,12 @@ from datetime import datetime
 import docker
 import docker.errors
 import redis.exceptions
-import requests.exceptions
 import sqlalchemy as sa
 from docker.models.containers import Container
 
 from statemachine.states import State
 from worker.clock import utcnow
+from worker.containers.docker_errors import ENGINE_ERRORS
 from worker.containers.ownership import container_attempt
 from worker.containers.spec import LABEL_DEPLOYMENT, LABEL_HOST, LABEL_MANAGED, LABEL_WORKER
 from worker.errors import WorkerLost
@@ -114,7 +114,7 @@ class Reaper:
             containers = self.docker_client.containers.list(
                 all=True, filters={"label": labels}, ignore_removed=True
             )
-        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+        except ENGINE_ERRORS as error:
             get_logger().warning("reaper_docker_unavailable", error=str(error))
             return []
         if not containers:
@@ -173,7 +173,7 @@ class Reaper:
             container.remove(force=True)
         except docker.errors.NotFound:
             return False
-        except (docker.errors.APIError, requests.exceptions.RequestException) as error:
+        except ENGINE_ERRORS as error:
             get_logger(job_id=job_id).warning("orphan_not_removed", error=str(error))
             return False
         return True
