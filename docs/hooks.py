@@ -3,9 +3,9 @@
 Two markers become tables:
 
 - :data:`SETTINGS_MARKER` in ``configuration.md``: one row per field of
-  ``worker.settings.Settings``, with its environment name, default, type, constraints, and the
-  ``#:`` comment above the field in ``worker/settings.py``, the one place a setting is
-  documented;
+  ``worker.settings.Settings``, a table a section, with its environment name, default, type,
+  constraints, and the ``#:`` comment above the field in its section's module
+  (``worker/settings/``), the one place a setting is documented;
 - :data:`LAYERS_MARKER` in ``architecture.md``: the parts of ``worker`` each part may import,
   from ``worker.LAYERS``, the rule ``tests/unit/test_layout.py`` enforces.
 
@@ -198,26 +198,36 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def settings_reference(settings: type[BaseSettings] | None = None) -> str:
-    """The reference table for ``settings`` (by default scanbox's ``Settings``)."""
-    if settings is None:
-        from worker.settings import Settings  # noqa: PLC0415 (read at build time)
+def sections(settings: type[BaseSettings]) -> list[type[BaseSettings]]:
+    """The classes that declare ``settings``' fields, in the order their tables come.
 
-        settings = Settings
+    scanbox's ``Settings`` is made of sections, one base class each; a class that declares
+    its fields itself is its own one section.
+    """
+    bases = [
+        base
+        for base in settings.__bases__
+        if issubclass(base, BaseSettings) and base is not BaseSettings
+    ]
+    return bases or [settings]
+
+
+def _table(settings: type[BaseSettings], section: type[BaseSettings]) -> list[str]:
     comments = field_comments(
-        inspect.getsource(inspect.getmodule(settings) or settings), class_name=settings.__name__
+        inspect.getsource(inspect.getmodule(section) or section), class_name=section.__name__
     )
-    missing = [name for name in settings.model_fields if name not in comments]
+    missing = [name for name in section.model_fields if name not in comments]
     if missing:
         raise UnrenderableError(
-            f"settings without a #: comment in {settings.__module__}: {', '.join(missing)}"
+            f"settings without a #: comment in {section.__module__}: {', '.join(missing)}"
         )
     validated = _validated_fields(settings)
     rows = [
         "| Variable | Default | Type | Accepts | What it does |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for name, field in settings.model_fields.items():
+    for name in section.model_fields:
+        field = settings.model_fields[name]
         variable = env_name(settings, name, field)
         cells = (
             f'<code id="{variable.lower()}">{variable}</code>',
@@ -227,7 +237,29 @@ def settings_reference(settings: type[BaseSettings] | None = None) -> str:
             comments[name],
         )
         rows.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
-    return "\n".join(rows) + "\n"
+    return rows
+
+
+def settings_reference(settings: type[BaseSettings] | None = None) -> str:
+    """The reference for ``settings`` (by default scanbox's ``Settings``): a table a section,
+    under a heading from the first line of the section's docstring."""
+    if settings is None:
+        from worker.settings import Settings  # noqa: PLC0415 (read at build time)
+
+        settings = Settings
+    parts = sections(settings)
+    listed = [name for section in parts for name in section.model_fields]
+    if sorted(listed) != sorted(settings.model_fields):
+        raise UnrenderableError(f"{settings.__name__}'s sections do not list each field once")
+    lines: list[str] = []
+    for section in parts:
+        if section is not settings:
+            title = (inspect.getdoc(section) or "").splitlines()
+            if not title:
+                raise UnrenderableError(f"the section {section.__name__} has no docstring")
+            lines += [f"### {title[0].rstrip('.')}", ""]
+        lines += [*_table(settings, section), ""]
+    return "\n".join(lines)
 
 
 def _names(parts: frozenset[str] | set[str]) -> str:

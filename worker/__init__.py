@@ -12,7 +12,8 @@ The foundation, used everywhere:
   :mod:`worker.logs`: JSON log lines; :mod:`worker.urls`: which URLs may be scanned;
   :mod:`worker.printable`: hostile text made safe for a terminal
 - :mod:`worker.task`: ``run_scan(job_id)``, the only callable a queued RQ job may name
-- :mod:`worker.settings`: the one settings object (read by ``app``, ``cli`` and ``bench`` only)
+- :mod:`worker.settings`: the one settings object, a section a module (read by ``app``,
+  ``api``, ``cli`` and ``bench`` only)
 
 The low packages, which never import each other or anything above them:
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import inspect
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -200,10 +201,16 @@ def test_the_settings_reference_has_every_setting_with_its_comment() -> None:
     reference: str = hooks.settings_reference()
     rows = [line for line in reference.splitlines() if line.startswith("| <code")]
     assert len(rows) == len(Settings.model_fields)
-    comments = hooks.field_comments(
-        (REPOSITORY / "worker" / "settings.py").read_text(), class_name="Settings"
-    )
-    for row, (name, field) in zip(rows, Settings.model_fields.items(), strict=True):
+    comments: dict[str, str] = {}
+    listed: list[str] = []
+    for section in hooks.sections(Settings):
+        assert f"### {section.__doc__.rstrip('.')}\n" in reference
+        source = Path(inspect.getfile(section)).read_text()
+        comments |= hooks.field_comments(source, class_name=section.__name__)
+        listed += list(section.model_fields)
+    assert sorted(listed) == sorted(Settings.model_fields)
+    for row, name in zip(rows, listed, strict=True):
+        field = Settings.model_fields[name]
         assert f">{name.upper()}</code>" in row
         assert comments[name] in row
         if isinstance(field.default, int) and not isinstance(field.default, bool):
@@ -223,6 +230,38 @@ class _Undocumented(BaseSettings):
 def test_a_setting_without_its_comment_fails_the_build() -> None:
     with pytest.raises(hooks.UnrenderableError, match="forgotten"):
         hooks.settings_reference(_Undocumented)
+
+
+class _Section(BaseSettings):
+    """A section."""
+
+    #: Documented.
+    documented: int = 1
+
+
+class _ForgetfulSection(BaseSettings):
+    """Another section."""
+
+    forgotten: str = ""
+
+
+class _Sectioned(_Section, _ForgetfulSection):
+    pass
+
+
+class _Stray(_Section):
+    #: Declared beside the sections, so in no table.
+    stray: int = 0
+
+
+def test_a_section_without_its_comment_fails_the_build() -> None:
+    with pytest.raises(hooks.UnrenderableError, match="forgotten"):
+        hooks.settings_reference(_Sectioned)
+
+
+def test_a_setting_outside_every_section_fails_the_build() -> None:
+    with pytest.raises(hooks.UnrenderableError, match="each field once"):
+        hooks.settings_reference(_Stray)
 
 
 def test_the_import_rule_table_names_every_part() -> None:
