@@ -7,8 +7,8 @@ this package imports nothing on its own so ``-m fetcher`` pays only for what it 
 Modules, one concept each:
 
 - :mod:`fetcher.options`: command-line settings; :mod:`fetcher.ports`: the port allow-list
-- :mod:`fetcher.urls`: which URLs may be fetched; :mod:`fetcher.addresses`: which IPs (the
-  IANA registries) and the allow-list's networks
+- :mod:`fetcher.urls`: which URLs may be fetched; :mod:`fetcher.addresses`: which IPs, and
+  the allow-list's networks; :mod:`fetcher.registry`: the IANA registries it reads
 - :mod:`fetcher.resolution`: resolve once, check every address, pin them
 - :mod:`fetcher.connection`: HTTP(S) connections pinned to checked addresses;
   :mod:`fetcher.request`: the request head, written without loading :mod:`http.client`;

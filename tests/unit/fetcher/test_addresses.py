@@ -6,15 +6,8 @@ import ipaddress
 
 import pytest
 
-from fetcher.addresses import (
-    IPV4_BLOCKS,
-    IPV6_BLOCKS,
-    JUDGED,
-    NAMED,
-    REGISTRY_DATE,
-    classify,
-    parse_network,
-)
+from fetcher.addresses import classify, parse_network
+from fetcher.registry import IPV4_BLOCKS, IPV6_BLOCKS, JUDGED, NAMED, REGISTRY_DATE
 from tests.unit.fetcher.address_cases import CASES
 
 #: Properties whose tables changed between Python patch releases; the classifier must not
