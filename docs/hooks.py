@@ -202,7 +202,7 @@ def sections(settings: type[BaseSettings]) -> list[type[BaseSettings]]:
     """The classes that declare ``settings``' fields, in the order their tables come.
 
     scanbox's ``Settings`` is made of sections, one base class each; a class that declares
-    its fields itself is its own one section.
+    its fields itself is its only section.
     """
     bases = [
         base
@@ -212,7 +212,9 @@ def sections(settings: type[BaseSettings]) -> list[type[BaseSettings]]:
     return bases or [settings]
 
 
-def _table(settings: type[BaseSettings], section: type[BaseSettings]) -> list[str]:
+def _table(
+    settings: type[BaseSettings], section: type[BaseSettings], *, validated: set[str]
+) -> list[str]:
     comments = field_comments(
         inspect.getsource(inspect.getmodule(section) or section), class_name=section.__name__
     )
@@ -221,7 +223,6 @@ def _table(settings: type[BaseSettings], section: type[BaseSettings]) -> list[st
         raise UnrenderableError(
             f"settings without a #: comment in {section.__module__}: {', '.join(missing)}"
         )
-    validated = _validated_fields(settings)
     rows = [
         "| Variable | Default | Type | Accepts | What it does |",
         "| --- | --- | --- | --- | --- |",
@@ -251,6 +252,7 @@ def settings_reference(settings: type[BaseSettings] | None = None) -> str:
     listed = [name for section in parts for name in section.model_fields]
     if sorted(listed) != sorted(settings.model_fields):
         raise UnrenderableError(f"{settings.__name__}'s sections do not list each field once")
+    validated = _validated_fields(settings)
     lines: list[str] = []
     for section in parts:
         if section is not settings:
@@ -258,7 +260,7 @@ def settings_reference(settings: type[BaseSettings] | None = None) -> str:
             if not title:
                 raise UnrenderableError(f"the section {section.__name__} has no docstring")
             lines += [f"### {title[0].rstrip('.')}", ""]
-        lines += [*_table(settings, section), ""]
+        lines += [*_table(settings, section, validated=validated), ""]
     return "\n".join(lines)
 
 
